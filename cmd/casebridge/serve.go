@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/casebridge/casebridge/internal/app"
+	"github.com/casebridge/casebridge/pkg/auth"
+)
+
+// serveFlags are the flags of serve (and, in part, dev).
+type serveFlags struct {
+	target, addr, grpcAddr, databaseURL, dataDir, publicURL, policy, logLevel string
+	devIssuer                                                                 bool
+	oidcIssuers                                                               []string
+	oidcAudience, agencyClaim, rolesClaim, casesAddr                          string
+}
+
+func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
+	if withTarget {
+		fs.StringVar(&f.target, "target", "all", "what this process runs: all, gateway, cases")
+		fs.BoolVar(&f.devIssuer, "dev-issuer", false, "trust (and serve) the development token issuer; never in production")
+		fs.StringArrayVar(&f.oidcIssuers, "oidc-issuer", nil, "trusted OIDC issuer URL (repeatable)")
+		fs.StringVar(&f.oidcAudience, "oidc-audience", "", "audience the OIDC tokens must carry")
+		fs.StringVar(&f.agencyClaim, "oidc-agency-claim", "ori", "claim carrying the user's agency ORI")
+		fs.StringVar(&f.rolesClaim, "oidc-roles-claim", "roles", "claim carrying the user's roles")
+		fs.StringVar(&f.casesAddr, "cases-addr", "", "gRPC address of the cases service (gateway target; default --grpc-addr)")
+	}
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "HTTP listen address of the gateway")
+	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address of the services")
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (also DATABASE_URL)")
+	fs.StringVar(&f.dataDir, "data-dir", "./.casebridge", "directory for local state (development issuer key, private PostgreSQL)")
+	fs.StringVar(&f.publicURL, "public-url", "", "the gateway's base URL as clients see it (default http://<addr>)")
+	fs.StringVar(&f.policy, "policy", "", "authorization policy file (default: the embedded policy)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *serveFlags) config() app.Config {
+	cfg := app.Config{
+		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
+		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
+		Logger: newLogger(f.logLevel), Upstreams: map[string]string{},
+	}
+	if f.casesAddr != "" {
+		cfg.Upstreams["cases"] = f.casesAddr
+	}
+	for _, u := range f.oidcIssuers {
+		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{
+			Name: u, URL: u, Audience: f.oidcAudience, AgencyClaim: f.agencyClaim, RolesClaim: f.rolesClaim,
+		})
+	}
+	return cfg
+}
+
+func newServeCmd() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run services and/or the gateway (--target)",
+		Long: `Run Casebridge. --target=all runs every service and the gateway in one
+process; --target=cases or --target=gateway runs one part, for deployments
+that scale each separately. The schema must be migrated first
+(casebridge migrate up).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg := f.config()
+			a, err := app.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("casebridge serving", "target", f.target, "http", a.HTTPURL(), "grpc", a.GRPCAddr())
+			return runUntilSignal(cmd.Context(), a)
+		},
+	}
+	f.register(cmd.Flags(), true)
+	return cmd
+}
+
+// runUntilSignal serves until SIGINT/SIGTERM (ctx) and reloads the policy on
+// SIGHUP; then it drains in-flight requests for up to 15 seconds.
+func runUntilSignal(ctx context.Context, a *app.App) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var failed error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-a.Failed():
+			failed = fmt.Errorf("listener stopped: %w", err)
+			break loop
+		case <-hup:
+			if err := a.ReloadPolicy(); err != nil {
+				fmt.Fprintln(os.Stderr, "casebridge: policy reload refused, keeping the current policy:", err)
+			} else {
+				fmt.Fprintln(os.Stderr, "casebridge: policy reloaded")
+			}
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil && failed == nil {
+		return err
+	}
+	return failed
+}

@@ -1,0 +1,200 @@
+// Package gateway is the HTTP/JSON edge: grpc-gateway handlers that reach the
+// services over real gRPC connections (never Register…HandlerServer, which
+// would skip the interceptors), one JSON error shape, request ids, health and
+// readiness, the OpenAPI document and metrics. It holds no business logic and
+// no database connection.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/casebridge/casebridge/gateway/openapi"
+	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	"github.com/casebridge/casebridge/pkg/rpc"
+)
+
+const requestIDHeader = "X-Request-Id"
+
+// maxBodyBytes bounds a request body; larger bodies answer 400.
+const maxBodyBytes = 1 << 20
+
+// Config says where the services are and what else the edge serves.
+type Config struct {
+	Logger *slog.Logger
+	// Upstreams maps a service name ("cases", …) to its gRPC address.
+	Upstreams map[string]string
+	// Extra handlers mounted by path prefix (e.g. the development OIDC
+	// issuer at "/dev/oidc/").
+	Mounts map[string]http.Handler
+}
+
+// Gateway is the HTTP handler. It owns its gRPC connections; Close closes them.
+type Gateway struct {
+	logger  *slog.Logger
+	conns   map[string]*grpc.ClientConn
+	handler http.Handler
+}
+
+// registrations lists each service's gateway registration by upstream name.
+var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+	"cases": casesv1.RegisterCaseServiceHandler,
+}
+
+// Services is the list of upstream names the gateway knows.
+func Services() []string {
+	out := make([]string, 0, len(registrations))
+	for name := range registrations {
+		out = append(out, name)
+	}
+	return out
+}
+
+// New builds the gateway. Connections are made lazily by gRPC, so New does
+// not fail when a service is not up yet; /readyz tells.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+	)
+	g := &Gateway{logger: logger, conns: map[string]*grpc.ClientConn{}}
+	for name, register := range registrations {
+		addr, ok := cfg.Upstreams[name]
+		if !ok {
+			_ = g.Close()
+			return nil, fmt.Errorf("gateway: no upstream address for service %q", name)
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			_ = g.Close()
+			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
+		}
+		g.conns[name] = conn
+		if err := register(ctx, mux, conn); err != nil {
+			_ = g.Close()
+			return nil, fmt.Errorf("gateway: register %s: %w", name, err)
+		}
+	}
+
+	root := http.NewServeMux()
+	root.Handle("/v1/", mux)
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	root.HandleFunc("GET /readyz", g.readyz)
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON)
+	})
+	root.Handle("GET /metrics", promhttp.Handler())
+	for prefix, h := range cfg.Mounts {
+		root.Handle(prefix, h)
+	}
+	g.handler = withRequestID(limitBody(root))
+	return g, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+// Close closes the upstream connections.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, c := range g.conns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// readyz is ready when every upstream reports SERVING, which each service
+// does only while its database answers.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	ready := true
+	for name, conn := range g.conns {
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		switch {
+		case err != nil:
+			out[name], ready = "unreachable", false
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			out[name], ready = strings.ToLower(resp.GetStatus().String()), false
+		default:
+			out[name] = "serving"
+		}
+	}
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"ready": ready, "services": out})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// headerMatcher forwards to the services the headers they use: the bearer
+// token, the request id, the stated purpose of an access (audit) and the
+// client's user agent.
+func headerMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "x-request-id":
+		return "x-request-id", true
+	case "x-purpose":
+		return "x-purpose", true
+	case "user-agent":
+		return "x-forwarded-user-agent", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// withRequestID takes a sane X-Request-Id from the client or makes one, and
+// returns it on the response; the services log and audit it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !rpc.ValidRequestID(id) {
+			id = uuid.NewString()
+			r.Header.Set(requestIDHeader, id)
+		}
+		w.Header().Set(requestIDHeader, id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,282 @@
+// Package app wires Casebridge processes: which services and whether the
+// gateway run in this process (--target), their listeners, the database
+// pool, authentication and the authorization policy. cmd/casebridge and the
+// end-to-end tests start the system through Start, so tests boot exactly
+// what operators run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+
+	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	"github.com/casebridge/casebridge/gateway"
+	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/auth/devissuer"
+	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/cases"
+)
+
+// Targets a process can run.
+var Targets = []string{"all", "gateway", "cases"}
+
+// Config configures one process.
+type Config struct {
+	Target      string // all, gateway or a service name
+	HTTPAddr    string // gateway listen address
+	GRPCAddr    string // services listen address
+	DatabaseURL string
+	// DataDir holds the development issuer's key when DevIssuer is set.
+	DataDir   string
+	DevIssuer bool
+	// PublicURL is the gateway's base URL as clients see it; the development
+	// issuer's URL derives from it. Default: http://<HTTP listen address>.
+	PublicURL string
+	// Issuers are the trusted OIDC issuers (besides the development one).
+	Issuers    []auth.IssuerConfig
+	PolicyFile string
+	// Upstreams maps service name to gRPC address for a gateway running
+	// apart from its services. Default: every service at GRPCAddr.
+	Upstreams map[string]string
+	Logger    *slog.Logger
+}
+
+// Validate checks cfg and fills defaults.
+func (c *Config) Validate() error {
+	if c.Target == "" {
+		c.Target = "all"
+	}
+	if !slices.Contains(Targets, c.Target) {
+		return fmt.Errorf("--target: unknown target %q (one of %s)", c.Target, strings.Join(Targets, ", "))
+	}
+	if c.runsServices() && c.DatabaseURL == "" {
+		return errors.New("--database-url (CASEBRIDGE_DATABASE_URL or DATABASE_URL) is required")
+	}
+	if c.runsServices() && !c.DevIssuer && len(c.Issuers) == 0 {
+		return errors.New("no token issuer: set --oidc-issuer and --oidc-audience, or --dev-issuer")
+	}
+	if c.DevIssuer && c.DataDir == "" {
+		return errors.New("--dev-issuer needs --data-dir for its signing key")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return auth.ValidateIssuers(c.Issuers)
+}
+
+func (c *Config) runsServices() bool { return c.Target != "gateway" }
+func (c *Config) runsGateway() bool  { return c.Target == "all" || c.Target == "gateway" }
+
+// App is a running process.
+type App struct {
+	cfg      Config
+	httpLn   net.Listener
+	grpcLn   net.Listener
+	httpSrv  *http.Server
+	grpcSrv  *rpc.Server
+	gw       *gateway.Gateway
+	pool     *pgxpool.Pool
+	engine   *authz.Engine
+	stop     context.CancelFunc
+	served   chan error
+	public   string
+	issuerRL string
+}
+
+// Start listens, connects and serves; it returns once the process accepts
+// requests. Shutdown stops it.
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, served: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+
+	if cfg.runsGateway() {
+		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		}
+		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
+		if a.public == "" {
+			a.public = "http://" + a.httpLn.Addr().String()
+		}
+	} else {
+		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	if cfg.runsServices() {
+		if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+		}
+	}
+
+	var dev *devissuer.Issuer
+	if cfg.DevIssuer {
+		if dev, err = devissuer.Load(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		if a.public == "" {
+			return nil, errors.New("--dev-issuer on a services-only process needs --public-url (the gateway's URL)")
+		}
+		a.issuerRL = devissuer.IssuerURL(a.public)
+	}
+
+	if cfg.runsServices() {
+		if err := a.startServices(bg, dev); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runsGateway() {
+		if err := a.startGateway(bg, dev); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
+	cfg := a.cfg
+	pol, err := authz.LoadPolicyFile(cfg.PolicyFile)
+	if err != nil {
+		return err
+	}
+	if a.engine, err = authz.NewEngine(pol); err != nil {
+		return err
+	}
+	if a.pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	issuers := slices.Clone(cfg.Issuers)
+	if dev != nil {
+		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience})
+	}
+	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger))
+	a.grpcSrv = rpc.NewServer(rpc.Config{
+		Logger: cfg.Logger,
+		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
+	})
+	az := authz.NewAuthorizer(a.engine)
+	casesv1.RegisterCaseServiceServer(a.grpcSrv, cases.NewServer(a.pool, az, cfg.Logger))
+	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, casesv1.CaseService_ServiceDesc.ServiceName)
+	go func() { a.served <- a.grpcSrv.Serve(a.grpcLn) }()
+	return nil
+}
+
+func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
+	ups := map[string]string{}
+	for _, name := range gateway.Services() {
+		ups[name] = a.cfg.GRPCAddr
+		if a.grpcLn != nil {
+			ups[name] = a.grpcLn.Addr().String()
+		}
+		if addr, ok := a.cfg.Upstreams[name]; ok && addr != "" {
+			ups[name] = addr
+		}
+	}
+	mounts := map[string]http.Handler{}
+	if dev != nil {
+		mounts["/dev/oidc/"] = dev.Handler(a.issuerRL)
+	}
+	var err error
+	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts}); err != nil {
+		return err
+	}
+	a.httpSrv = &http.Server{Handler: a.gw, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.httpSrv.Serve(a.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			a.served <- err
+		}
+	}()
+	return nil
+}
+
+// HTTPURL is the gateway's base URL ("" when the gateway does not run here).
+func (a *App) HTTPURL() string { return a.public }
+
+// GRPCAddr is the services' listen address ("" when none run here).
+func (a *App) GRPCAddr() string {
+	if a.grpcLn == nil {
+		return ""
+	}
+	return a.grpcLn.Addr().String()
+}
+
+// DevIssuerURL is the development issuer's URL ("" when disabled).
+func (a *App) DevIssuerURL() string { return a.issuerRL }
+
+// Pool is the process's database pool (nil for a gateway-only process).
+func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// Failed delivers an error if a listener stops serving unexpectedly.
+func (a *App) Failed() <-chan error { return a.served }
+
+// ReloadPolicy re-reads the policy file and swaps it in; requests in flight
+// finish under the old one. On error the old policy stays.
+func (a *App) ReloadPolicy() error {
+	if a.engine == nil {
+		return nil
+	}
+	pol, err := authz.LoadPolicyFile(a.cfg.PolicyFile)
+	if err != nil {
+		return err
+	}
+	return a.engine.Reload(pol)
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish (until ctx
+// ends), and closes connections.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if a.httpSrv != nil {
+		errs = append(errs, a.httpSrv.Shutdown(ctx))
+	}
+	if a.grpcSrv != nil {
+		done := make(chan struct{})
+		go func() { a.grpcSrv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			a.grpcSrv.Stop()
+		}
+	}
+	a.closeAll()
+	return errors.Join(errs...)
+}
+
+func (a *App) closeAll() {
+	if a.stop != nil {
+		a.stop()
+	}
+	if a.gw != nil {
+		_ = a.gw.Close()
+	}
+	if a.grpcSrv != nil {
+		a.grpcSrv.Stop()
+	}
+	if a.httpLn != nil {
+		_ = a.httpLn.Close()
+	}
+	if a.grpcLn != nil {
+		_ = a.grpcLn.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}

@@ -1,0 +1,260 @@
+// Package authz owns authorization (DESIGN.md §3): the casbin policy that says
+// which role, in which kind of agency, holding which relation, may do which
+// action on which object type; and the relations themselves (schema authz),
+// facts like "agency A is contributor on case C until T". Authorize combines
+// the two for one resource; Permitting gives the relation set a List puts
+// into its SQL, so nothing is filtered after a query.
+package authz
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+)
+
+//go:embed model.conf
+var modelText string
+
+//go:embed policy.csv
+var defaultPolicy string
+
+// The vocabulary a policy may use. A line naming anything else is refused at
+// load, so a typo cannot silently deny (or a rename silently allow).
+var (
+	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin"}
+	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "*"}
+	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember}
+	// Objects maps each object type to its actions.
+	Objects = map[string][]string{
+		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access"},
+		"note":        {"read", "create"},
+		"participant": {"read"},
+		"user":        {"read", "create", "update"},
+	}
+)
+
+// Relation names.
+const (
+	RelLead        = "lead"
+	RelContributor = "contributor"
+	RelViewer      = "viewer"
+	RelRequester   = "requester"
+	RelRecipient   = "recipient"
+	// RelMember is the relation every agency holds to itself (its users).
+	RelMember = "member"
+)
+
+// Rule is one policy line.
+type Rule struct {
+	Line                           int
+	Role, Kind, Relation, Obj, Act string
+}
+
+func (r Rule) String() string {
+	return fmt.Sprintf("p, %s, %s, %s, %s, %s", r.Role, r.Kind, r.Relation, r.Obj, r.Act)
+}
+
+// Policy is a parsed, validated policy.
+type Policy struct {
+	Rules    []Rule
+	Inherits [][2]string // role, inherited role
+}
+
+// DefaultPolicyText returns the embedded default policy.
+func DefaultPolicyText() string { return defaultPolicy }
+
+// ParsePolicy parses and validates policy text. Errors name the line.
+func ParsePolicy(text string) (*Policy, error) {
+	pol := &Policy{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, ",")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		switch f[0] {
+		case "p":
+			if len(f) != 6 {
+				return nil, fmt.Errorf("policy line %d: want p, role, kind, relation, object, action; got %d fields", n, len(f))
+			}
+			r := Rule{Line: n, Role: f[1], Kind: f[2], Relation: f[3], Obj: f[4], Act: f[5]}
+			if err := checkWord(n, "role", r.Role, Roles); err != nil {
+				return nil, err
+			}
+			if err := checkWord(n, "agency kind", r.Kind, Kinds); err != nil {
+				return nil, err
+			}
+			if err := checkWord(n, "relation", r.Relation, Relations); err != nil {
+				return nil, err
+			}
+			acts, ok := Objects[r.Obj]
+			if !ok {
+				return nil, fmt.Errorf("policy line %d: unknown object type %q", n, r.Obj)
+			}
+			if err := checkWord(n, "action on "+r.Obj, r.Act, acts); err != nil {
+				return nil, err
+			}
+			pol.Rules = append(pol.Rules, r)
+		case "g":
+			if len(f) != 3 {
+				return nil, fmt.Errorf("policy line %d: want g, role, inherited role", n)
+			}
+			if err := checkWord(n, "role", f[1], Roles); err != nil {
+				return nil, err
+			}
+			if err := checkWord(n, "role", f[2], Roles); err != nil {
+				return nil, err
+			}
+			pol.Inherits = append(pol.Inherits, [2]string{f[1], f[2]})
+		default:
+			return nil, fmt.Errorf("policy line %d: unknown line type %q (want p or g)", n, f[0])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return pol, nil
+}
+
+// LoadPolicyFile reads and validates a policy file ("" means the default).
+func LoadPolicyFile(path string) (*Policy, error) {
+	if path == "" {
+		return ParsePolicy(defaultPolicy)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pol, err := ParsePolicy(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pol, nil
+}
+
+func checkWord(line int, what, got string, allowed []string) error {
+	if !slices.Contains(allowed, got) {
+		return fmt.Errorf("policy line %d: unknown %s %q (known: %s)", line, what, got, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// engine is one loaded policy: a casbin enforcer plus a memo of Permitting
+// answers. It is never mutated after build; a reload swaps in a new one.
+type engine struct {
+	policy *Policy
+	e      *casbin.Enforcer
+	memo   sync.Map // permitKey -> []string
+}
+
+type permitKey struct{ roles, kind, obj, act string }
+
+func newEngine(pol *Policy) (*engine, error) {
+	m, err := model.NewModelFromString(modelText)
+	if err != nil {
+		return nil, fmt.Errorf("authz: model: %w", err)
+	}
+	e, err := casbin.NewEnforcer(m)
+	if err != nil {
+		return nil, fmt.Errorf("authz: enforcer: %w", err)
+	}
+	e.EnableAutoSave(false)
+	var ps [][]string
+	for _, r := range pol.Rules {
+		ps = append(ps, []string{r.Role, r.Kind, r.Relation, r.Obj, r.Act})
+	}
+	var gs [][]string
+	for _, g := range pol.Inherits {
+		gs = append(gs, []string{g[0], g[1]})
+	}
+	if len(ps) > 0 {
+		if _, err := e.AddPolicies(ps); err != nil {
+			return nil, fmt.Errorf("authz: load policy: %w", err)
+		}
+	}
+	if len(gs) > 0 {
+		if _, err := e.AddGroupingPolicies(gs); err != nil {
+			return nil, fmt.Errorf("authz: load roles: %w", err)
+		}
+	}
+	return &engine{policy: pol, e: e}, nil
+}
+
+// Engine decides with the current policy and can swap it atomically (SIGHUP
+// reload): requests in flight finish on the policy they started with.
+type Engine struct{ cur atomic.Pointer[engine] }
+
+// NewEngine builds an Engine from a validated policy.
+func NewEngine(pol *Policy) (*Engine, error) {
+	en, err := newEngine(pol)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{}
+	e.cur.Store(en)
+	return e, nil
+}
+
+// Reload swaps in a new policy; on error the old one stays.
+func (e *Engine) Reload(pol *Policy) error {
+	en, err := newEngine(pol)
+	if err != nil {
+		return err
+	}
+	e.cur.Store(en)
+	return nil
+}
+
+// Allowed reports whether any of roles, in an agency of kind, holding
+// relation, may do act on obj. It returns the policy lines that matched.
+func (e *Engine) Allowed(roles []string, kind, relation, obj, act string) (bool, []string) {
+	en := e.cur.Load()
+	var matched []string
+	for _, role := range roles {
+		ok, expl, err := en.e.EnforceEx(role, kind, relation, obj, act)
+		if err == nil && ok {
+			matched = append(matched, "p, "+strings.Join(expl, ", ")+" (as "+role+")")
+		}
+	}
+	return len(matched) > 0, matched
+}
+
+// Permitting returns the relations that let roles (in an agency of kind) do
+// act on obj. Lists put this set into their SQL.
+func (e *Engine) Permitting(roles []string, kind, obj, act string) []string {
+	en := e.cur.Load()
+	sorted := slices.Clone(roles)
+	slices.Sort(sorted)
+	key := permitKey{strings.Join(sorted, ","), kind, obj, act}
+	if v, ok := en.memo.Load(key); ok {
+		return v.([]string)
+	}
+	var rels []string
+	for _, rel := range Relations {
+		for _, role := range sorted {
+			if ok, _ := en.e.Enforce(role, kind, rel, obj, act); ok {
+				rels = append(rels, rel)
+				break
+			}
+		}
+	}
+	en.memo.Store(key, rels)
+	return rels
+}
