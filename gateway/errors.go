@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -102,7 +103,29 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 		// the request's fault.
 		st = status.New(codes.InvalidArgument, st.Message())
 	}
+	if st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		st = withDecodeField(st)
+	}
 	writeError(w, r, st)
+}
+
+// decodeField finds the field a protojson decoding error is about. protojson
+// has no typed errors, so its message is the only source; if the wording
+// ever changes the error is still a 400, just without the field detail.
+var decodeField = regexp.MustCompile(`(?:unknown field|invalid value for [a-z0-9]+ field|duplicate field) "?([A-Za-z0-9_]+)"?`)
+
+func withDecodeField(st *status.Status) *status.Status {
+	m := decodeField.FindStringSubmatch(st.Message())
+	if m == nil {
+		return st
+	}
+	out, err := status.New(codes.InvalidArgument, st.Message()).WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: m[1], Description: st.Message()}},
+	})
+	if err != nil {
+		return st
+	}
+	return out
 }
 
 // routingErrorHandler answers unknown routes and wrong methods in the same

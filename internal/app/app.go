@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
-	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/gateway"
+	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/authz"
