@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/casebridge/casebridge/gateway"
+	"github.com/casebridge/casebridge/pkg/audit"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
@@ -89,6 +90,7 @@ type App struct {
 	gw       *gateway.Gateway
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
+	audit    *audit.Writer
 	stop     context.CancelFunc
 	served   chan error
 	public   string
@@ -168,8 +170,10 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience})
 	}
 	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger))
+	a.audit = audit.NewWriter(a.pool, cfg.Logger)
 	a.grpcSrv = rpc.NewServer(rpc.Config{
 		Logger: cfg.Logger,
+		Audit:  audit.Interceptor(a.audit),
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 	})
 	az := authz.NewAuthorizer(a.engine)
@@ -275,6 +279,9 @@ func (a *App) closeAll() {
 	}
 	if a.grpcLn != nil {
 		_ = a.grpcLn.Close()
+	}
+	if a.audit != nil {
+		a.audit.Close()
 	}
 	if a.pool != nil {
 		a.pool.Close()

@@ -18,19 +18,19 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/requestid"
 )
 
 // RequestIDHeader is the metadata key (and HTTP header) carrying the request id.
-const RequestIDHeader = "x-request-id"
-
-type requestIDKey struct{}
+const RequestIDHeader = requestid.Header
 
 // RequestID returns the request id of ctx ("" outside a request).
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey{}).(string)
-	return s
-}
+func RequestID(ctx context.Context) string { return requestid.From(ctx) }
+
+// ValidRequestID reports whether a caller's request id is kept (see requestid.Valid).
+func ValidRequestID(s string) bool { return requestid.Valid(s) }
 
 // recoverUnary turns a panic into Internal: the process survives and the
 // caller learns nothing of the internals; the stack goes to the log.
@@ -74,21 +74,8 @@ func requestIDUnary() grpc.UnaryServerInterceptor {
 			id = uuid.NewString()
 		}
 		_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
-		return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+		return handler(requestid.With(ctx, id), req)
 	}
-}
-
-// validRequestID accepts ids a log can hold safely.
-func ValidRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
-			return false
-		}
-	}
-	return true
 }
 
 // logUnary logs each call once it ends, with the request-scoped fields. The
@@ -137,6 +124,9 @@ func NotePrincipal(ctx context.Context) {
 func PrincipalRecorder() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		NotePrincipal(ctx)
+		if p, ok := auth.FromContext(ctx); ok {
+			audit.SetPrincipal(ctx, p)
+		}
 		return handler(ctx, req)
 	}
 }

@@ -1,6 +1,6 @@
 // Package rpc owns the gRPC server every Casebridge service runs in: the one
-// interceptor chain (recovery → request id and logging → validation →
-// authentication → service), gRPC health and server reflection. Because the
+// interceptor chain (recovery → request id and logging → audit →
+// authentication → validation → authorization → service), gRPC health and server reflection. Because the
 // gateway reaches services over real gRPC connections, this chain runs for
 // every caller, HTTP or gRPC.
 package rpc
@@ -20,6 +20,9 @@ import (
 // Config configures a server.
 type Config struct {
 	Logger *slog.Logger
+	// Audit records every call; it runs before authentication so that
+	// unauthenticated calls are recorded too.
+	Audit grpc.UnaryServerInterceptor
 	// Auth authenticates the caller; nil means no authentication (tests of
 	// the chain itself only).
 	Auth []grpc.UnaryServerInterceptor
@@ -40,14 +43,19 @@ func NewServer(cfg Config) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Authentication runs before validation (unlike the usual
+	// validate-first order) so that the audit record of a rejected bad
+	// request names who sent it.
 	chain := []grpc.UnaryServerInterceptor{
 		recoverUnary(logger),
 		requestIDUnary(),
 		logUnary(logger),
-		validateUnary(),
+	}
+	if cfg.Audit != nil {
+		chain = append(chain, cfg.Audit)
 	}
 	chain = append(chain, cfg.Auth...)
-	chain = append(chain, PrincipalRecorder())
+	chain = append(chain, PrincipalRecorder(), validateUnary())
 	chain = append(chain, cfg.After...)
 	gs := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(chain...),

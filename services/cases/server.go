@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/filter"
@@ -64,6 +65,13 @@ func actor(p *auth.Principal) store.Actor {
 }
 
 func caseResource(id string) authz.Resource { return authz.Resource{Type: "case", ID: id} }
+
+// annotate names the resource of the call's audit record.
+func annotate(ctx context.Context, resourceType, resourceID, caseID string) {
+	audit.Annotate(ctx, func(e *audit.Event) {
+		e.ResourceType, e.ResourceID, e.CaseID = resourceType, resourceID, caseID
+	})
+}
 
 // CreateCase opens a case led by the caller's agency.
 func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest) (*casesv1.CreateCaseResponse, error) {
@@ -112,8 +120,11 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 				return err
 			}
 			if prev != "" {
-				out, err = store.GetCase(ctx, tx, prev)
-				return err
+				if out, err = store.GetCase(ctx, tx, prev); err != nil {
+					return err
+				}
+				annotate(ctx, "case", out.ID, out.ID)
+				return audit.Write(ctx, tx)
 			}
 		}
 		number, err := store.NextCaseNumber(ctx, tx, p.AgencyID, p.AgencyORI, now.Year())
@@ -136,7 +147,8 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 			}
 		}
 		out = c
-		return nil
+		annotate(ctx, "case", c.ID, c.ID)
+		return audit.Write(ctx, tx)
 	})
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -432,7 +444,7 @@ func (s *Server) mutate(ctx context.Context, p *auth.Principal, id, wantEtag str
 			return err
 		}
 		out = c
-		return nil
+		return audit.Write(ctx, tx)
 	})
 	return out, err
 }
@@ -519,14 +531,21 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 				return err
 			}
 			if prev != "" {
-				n, err = store.GetNote(ctx, tx, prev)
-				return err
+				if n, err = store.GetNote(ctx, tx, prev); err != nil {
+					return err
+				}
+				annotate(ctx, "note", n.ID, n.CaseID)
+				return audit.Write(ctx, tx)
 			}
 			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateNote", req.GetRequestId(), n.ID); err != nil {
 				return err
 			}
 		}
-		return store.InsertNote(ctx, tx, n)
+		if err := store.InsertNote(ctx, tx, n); err != nil {
+			return err
+		}
+		annotate(ctx, "note", n.ID, n.CaseID)
+		return audit.Write(ctx, tx)
 	})
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
