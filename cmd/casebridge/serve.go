@@ -20,7 +20,8 @@ type serveFlags struct {
 	target, addr, grpcAddr, databaseURL, dataDir, publicURL, policy, logLevel string
 	devIssuer                                                                 bool
 	oidcIssuers                                                               []string
-	oidcAudience, agencyClaim, rolesClaim, casesAddr                          string
+	oidcAudience, agencyClaim, rolesClaim                                     string
+	upstreams                                                                 map[string]string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -31,7 +32,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 		fs.StringVar(&f.oidcAudience, "oidc-audience", "", "audience the OIDC tokens must carry")
 		fs.StringVar(&f.agencyClaim, "oidc-agency-claim", "ori", "claim carrying the user's agency ORI")
 		fs.StringVar(&f.rolesClaim, "oidc-roles-claim", "roles", "claim carrying the user's roles")
-		fs.StringVar(&f.casesAddr, "cases-addr", "", "gRPC address of the cases service (gateway target; default --grpc-addr)")
+		fs.StringToStringVar(&f.upstreams, "upstream", nil, "where a service runs when not in this process, as name=host:port (repeatable; default --grpc-addr)")
 	}
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "HTTP listen address of the gateway")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address of the services")
@@ -46,10 +47,7 @@ func (f *serveFlags) config() app.Config {
 	cfg := app.Config{
 		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
-		Logger: newLogger(f.logLevel), Upstreams: map[string]string{},
-	}
-	if f.casesAddr != "" {
-		cfg.Upstreams["cases"] = f.casesAddr
+		Logger: newLogger(f.logLevel), Upstreams: f.upstreams,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

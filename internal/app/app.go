@@ -14,24 +14,30 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/casebridge/casebridge/gateway"
 	"github.com/casebridge/casebridge/pkg/audit"
-	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
-	"github.com/casebridge/casebridge/services/cases"
 )
 
-// Targets a process can run.
-var Targets = []string{"all", "gateway", "cases"}
+// Targets returns the targets a process can run: all, gateway, or one service.
+func Targets() []string {
+	out := []string{"all", "gateway"}
+	for _, s := range services {
+		out = append(out, s.name)
+	}
+	return out
+}
 
 // Config configures one process.
 type Config struct {
@@ -59,8 +65,8 @@ func (c *Config) Validate() error {
 	if c.Target == "" {
 		c.Target = "all"
 	}
-	if !slices.Contains(Targets, c.Target) {
-		return fmt.Errorf("--target: unknown target %q (one of %s)", c.Target, strings.Join(Targets, ", "))
+	if !slices.Contains(Targets(), c.Target) {
+		return fmt.Errorf("--target: unknown target %q (one of %s)", c.Target, strings.Join(Targets(), ", "))
 	}
 	if c.runsServices() && c.DatabaseURL == "" {
 		return errors.New("--database-url (CASEBRIDGE_DATABASE_URL or DATABASE_URL) is required")
@@ -91,6 +97,8 @@ type App struct {
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
 	audit    *audit.Writer
+	connsMu  sync.Mutex
+	conns    map[string]*grpc.ClientConn
 	stop     context.CancelFunc
 	served   chan error
 	public   string
@@ -176,9 +184,14 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Audit:  audit.Interceptor(a.audit),
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 	})
-	az := authz.NewAuthorizer(a.engine)
-	casesv1.RegisterCaseServiceServer(a.grpcSrv, cases.NewServer(a.pool, az, cfg.Logger))
-	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, casesv1.CaseService_ServiceDesc.ServiceName)
+	deps := Deps{Pool: a.pool, Authz: authz.NewAuthorizer(a.engine), Logger: cfg.Logger, Conn: a.conn}
+	var names []string
+	for _, s := range services {
+		if cfg.Target == "all" || cfg.Target == s.name {
+			names = append(names, s.register(a.grpcSrv.Server, deps))
+		}
+	}
+	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, names...)
 	go func() { a.served <- a.grpcSrv.Serve(a.grpcLn) }()
 	return nil
 }
@@ -186,13 +199,7 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 	ups := map[string]string{}
 	for _, name := range gateway.Services() {
-		ups[name] = a.cfg.GRPCAddr
-		if a.grpcLn != nil {
-			ups[name] = a.grpcLn.Addr().String()
-		}
-		if addr, ok := a.cfg.Upstreams[name]; ok && addr != "" {
-			ups[name] = addr
-		}
+		ups[name] = a.upstream(name)
 	}
 	mounts := map[string]http.Handler{}
 	if dev != nil {
@@ -209,6 +216,37 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 		}
 	}()
 	return nil
+}
+
+// upstream returns the gRPC address of service name: its --upstream entry,
+// else this process's own gRPC listener, else --grpc-addr.
+func (a *App) upstream(name string) string {
+	if addr, ok := a.cfg.Upstreams[name]; ok && addr != "" {
+		return addr
+	}
+	if a.grpcLn != nil {
+		return a.grpcLn.Addr().String()
+	}
+	return a.cfg.GRPCAddr
+}
+
+// conn returns a shared client connection to service name.
+func (a *App) conn(name string) *grpc.ClientConn {
+	a.connsMu.Lock()
+	defer a.connsMu.Unlock()
+	if c, ok := a.conns[name]; ok {
+		return c
+	}
+	// NewClient only fails on a malformed target or options; connecting is lazy.
+	c, err := grpc.NewClient(a.upstream(name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		panic(fmt.Sprintf("app: client for %s: %v", name, err))
+	}
+	if a.conns == nil {
+		a.conns = map[string]*grpc.ClientConn{}
+	}
+	a.conns[name] = c
+	return c
 }
 
 // HTTPURL is the gateway's base URL ("" when the gateway does not run here).
@@ -279,6 +317,9 @@ func (a *App) closeAll() {
 	}
 	if a.grpcLn != nil {
 		_ = a.grpcLn.Close()
+	}
+	for _, c := range a.conns {
+		_ = c.Close()
 	}
 	if a.audit != nil {
 		a.audit.Close()

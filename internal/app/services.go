@@ -1,0 +1,40 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+
+	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/services/cases"
+)
+
+// Deps is what a service gets from the process.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Authz  *authz.Authorizer
+	Logger *slog.Logger
+	// Conn returns a client connection to another service by name (for
+	// service-to-service calls, made with the caller's identity through
+	// rpc.ForwardIdentity). The process owns and closes it.
+	Conn func(service string) *grpc.ClientConn
+}
+
+// service is one gRPC service this binary can run.
+type service struct {
+	// name is the --target name and the gateway's upstream name.
+	name string
+	// register adds the service to s and returns its full gRPC name.
+	register func(s *grpc.Server, d Deps) string
+}
+
+// services lists every service, in start order. Adding a service is one
+// entry here and one in gateway.registrations.
+var services = []service{
+	{"cases", func(s *grpc.Server, d Deps) string {
+		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz, d.Logger))
+		return casesv1.CaseService_ServiceDesc.ServiceName
+	}},
+}
