@@ -25,6 +25,7 @@ import (
 
 	"github.com/casebridge/casebridge/gateway/openapi"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
@@ -52,7 +53,8 @@ type Gateway struct {
 
 // registrations lists each service's gateway registration by upstream name.
 var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"cases": casesv1.RegisterCaseServiceHandler,
+	"cases":   casesv1.RegisterCaseServiceHandler,
+	"liaison": liaisonv1.RegisterDirectoryServiceHandler,
 }
 
 // Services is the list of upstream names the gateway knows.

@@ -179,12 +179,14 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	}
 	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger))
 	a.audit = audit.NewWriter(a.pool, cfg.Logger)
+	az := authz.NewAuthorizer(a.engine)
 	a.grpcSrv = rpc.NewServer(rpc.Config{
 		Logger: cfg.Logger,
 		Audit:  audit.Interceptor(a.audit),
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
+		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: authz.NewAuthorizer(a.engine), Logger: cfg.Logger, Conn: a.conn}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

@@ -7,8 +7,10 @@ import (
 	"google.golang.org/grpc"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/services/cases"
+	"github.com/casebridge/casebridge/services/liaison"
 )
 
 // Deps is what a service gets from the process.
@@ -28,13 +30,31 @@ type service struct {
 	name string
 	// register adds the service to s and returns its full gRPC name.
 	register func(s *grpc.Server, d Deps) string
+	// rules is the service's method-level authorization.
+	rules authz.MethodRules
 }
 
 // services lists every service, in start order. Adding a service is one
 // entry here and one in gateway.registrations.
 var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
-		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz, d.Logger))
+		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger))
 		return casesv1.CaseService_ServiceDesc.ServiceName
-	}},
+	}, cases.MethodRules},
+	{"liaison", func(s *grpc.Server, d Deps) string {
+		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
+		return liaisonv1.DirectoryService_ServiceDesc.ServiceName
+	}, liaison.MethodRules},
+}
+
+// methodRules merges the method rules of every service.
+func methodRules() authz.MethodRules {
+	out := authz.MethodRules{}
+	for _, s := range services {
+		for m, r := range s.rules {
+			out[m] = r
+		}
+	}
+	return out
 }

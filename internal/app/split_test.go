@@ -38,13 +38,25 @@ func TestSplitTargets(t *testing.T) {
 	dataDir := t.TempDir()
 	public := "http://" + httpAddr
 
+	// The cases service reaches the directory (liaison) at a fixed port
+	// reserved the same way.
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dirAddr := ln2.Addr().String()
+	require.NoError(t, ln2.Close())
+
 	svc, err := app.Start(ctx, app.Config{Target: "cases", GRPCAddr: "127.0.0.1:0", DatabaseURL: url,
-		DataDir: dataDir, DevIssuer: true, PublicURL: public})
+		DataDir: dataDir, DevIssuer: true, PublicURL: public, Upstreams: map[string]string{"liaison": dirAddr}})
 	require.NoError(t, err)
 	defer func() { _ = svc.Shutdown(ctx) }()
 
+	dir, err := app.Start(ctx, app.Config{Target: "liaison", GRPCAddr: dirAddr, DatabaseURL: url,
+		DataDir: dataDir, DevIssuer: true, PublicURL: public})
+	require.NoError(t, err)
+	defer func() { _ = dir.Shutdown(ctx) }()
+
 	gw, err := app.Start(ctx, app.Config{Target: "gateway", HTTPAddr: httpAddr, DataDir: dataDir, DevIssuer: true,
-		Upstreams: map[string]string{"cases": svc.GRPCAddr()}})
+		Upstreams: map[string]string{"cases": svc.GRPCAddr(), "liaison": dir.GRPCAddr()}})
 	require.NoError(t, err)
 	defer func() { _ = gw.Shutdown(ctx) }()
 	require.Empty(t, gw.GRPCAddr())

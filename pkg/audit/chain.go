@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,6 +57,7 @@ func appendEvents(ctx context.Context, q postgres.Querier, evs []*Event) error {
 	byChain := map[string][]*Event{}
 	var order []string
 	for _, e := range evs {
+		normalize(e)
 		if e.AgencyID == "" {
 			e.AgencyID = AnonymousChain
 		}
@@ -110,6 +112,42 @@ func insert(ctx context.Context, q postgres.Querier, e *Event, prev, h []byte) e
 		e.ClientAddr, e.UserAgent, e.Service, e.Method, e.Action, e.ResourceType, e.ResourceID, e.CaseID,
 		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h)
 	return postgres.Translate(err)
+}
+
+// normalize makes e hash exactly as it will read back from the table:
+// uuid columns in their canonical lower-case form ("" for NULL or a value
+// that is not a UUID), text without NUL bytes and with valid UTF-8 (which
+// PostgreSQL would otherwise refuse, failing the request for want of an
+// audit record).
+func normalize(e *Event) {
+	for _, f := range []*string{&e.ID, &e.AgencyID, &e.UserID, &e.CaseID, &e.RecipientAgencyID} {
+		*f = canonicalUUID(*f)
+	}
+	for _, f := range []*string{&e.RequestID, &e.UserEmail, &e.AgencyORI, &e.ClientAddr, &e.UserAgent,
+		&e.Service, &e.Method, &e.Action, &e.ResourceType, &e.ResourceID, &e.Outcome, &e.StatusCode, &e.Purpose} {
+		*f = cleanText(*f)
+	}
+	for i := range e.Roles {
+		e.Roles[i] = cleanText(e.Roles[i])
+	}
+	for i := range e.Changes {
+		e.Changes[i].Field, e.Changes[i].Hash = cleanText(e.Changes[i].Field), cleanText(e.Changes[i].Hash)
+	}
+}
+
+func canonicalUUID(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
+
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 func nonNil(s []string) []string {

@@ -99,7 +99,7 @@ func splitMethod(full string) (string, string) {
 }
 
 func isRead(method string) bool {
-	for _, p := range []string{"Get", "List", "Explain", "Verify", "Stats"} {
+	for _, p := range []string{"Get", "List", "Explain", "Verify", "Stats", "Export"} {
 		if strings.HasPrefix(method, p) {
 			return true
 		}

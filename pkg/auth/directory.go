@@ -33,11 +33,13 @@ type postgresDirectory struct {
 
 // resolveUserSQL is the package's only query; a generated query package
 // would outweigh it.
-const resolveUserSQL = `
+const principalSelect = `
 SELECT u.id::text, u.email, u.display_name, u.roles,
        a.id::text, a.ori, a.name, a.kind
 FROM liaison.users u
-JOIN liaison.agencies a ON a.id = u.agency_id
+JOIN liaison.agencies a ON a.id = u.agency_id`
+
+const resolveUserSQL = principalSelect + `
 WHERE u.issuer = $1 AND u.subject = $2 AND u.active AND a.active`
 
 func (d *postgresDirectory) ResolveUser(ctx context.Context, issuerName, subject string) (*Principal, error) {
@@ -50,6 +52,18 @@ func (d *postgresDirectory) ResolveUser(ctx context.Context, issuerName, subject
 	}
 	if p.Roles == nil {
 		p.Roles = []string{}
+	}
+	return p, nil
+}
+
+// LookupByEmail returns the active user with email as a Principal, for
+// explaining another user's access. Errors are as for ResolveUser.
+func LookupByEmail(ctx context.Context, pool *pgxpool.Pool, email string) (*Principal, error) {
+	p := &Principal{}
+	err := pool.QueryRow(ctx, principalSelect+` WHERE lower(u.email) = lower($1) AND u.active AND a.active`, email).Scan(
+		&p.UserID, &p.Email, &p.DisplayName, &p.Roles, &p.AgencyID, &p.AgencyORI, &p.AgencyName, &p.AgencyKind)
+	if err != nil {
+		return nil, interpretError(err)
 	}
 	return p, nil
 }

@@ -58,6 +58,9 @@ func (a *Authorizer) Explain(ctx context.Context, q postgres.Querier, p *auth.Pr
 			d.Visible = true
 		}
 	}
+	// Being allowed the action implies seeing the resource (an auditor reads
+	// a case's audit report without reading the case).
+	d.Visible = d.Visible || d.Allowed
 	return d, nil
 }
 
@@ -86,6 +89,19 @@ func (a *Authorizer) AuthorizeOwnAgency(p *auth.Principal, obj, act string) erro
 		return nil
 	}
 	return fmt.Errorf("%w: %s may not %s %s", ErrDenied, p.Email, act, obj)
+}
+
+// AuthorizeAgency decides actions on an agency's own records (its users,
+// contacts): the principal's agency holds the member relation to itself and
+// nothing to other agencies. Agencies are public within Casebridge, so a
+// refusal is ErrDenied, never ErrNotFound.
+func (a *Authorizer) AuthorizeAgency(p *auth.Principal, agencyID, obj, act string) error {
+	if agencyID == p.AgencyID {
+		if ok, _ := a.Engine.Allowed(p.Roles, p.AgencyKind, RelMember, obj, act); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s may not %s %s of agency %s", ErrDenied, p.Email, act, obj, agencyID)
 }
 
 // Permitting returns the relations that let p do act on obj; Lists put it
@@ -153,4 +169,33 @@ func Delete(ctx context.Context, q postgres.Querier, res Resource, agencyID stri
 		return 0, postgres.Translate(err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Relation is one stored relation.
+type Relation struct {
+	AgencyID   string
+	Relation   string
+	Source     string
+	ExpireTime *time.Time
+	CreateTime time.Time
+}
+
+// List returns the unexpired relations on res, by agency.
+func List(ctx context.Context, q postgres.Querier, res Resource) ([]Relation, error) {
+	rows, err := q.Query(ctx, `SELECT agency_id::text, relation, source, expire_time, create_time FROM authz.relations
+		WHERE resource_type = $1 AND resource_id = $2 AND (expire_time IS NULL OR expire_time > now())
+		ORDER BY create_time, agency_id, relation`, res.Type, res.ID)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []Relation
+	for rows.Next() {
+		var r Relation
+		if err := rows.Scan(&r.AgencyID, &r.Relation, &r.Source, &r.ExpireTime, &r.CreateTime); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		out = append(out, r)
+	}
+	return out, postgres.Translate(rows.Err())
 }

@@ -5,7 +5,8 @@
 //	status = ACTIVE AND classification = RANSOMWARE AND "phishing invoice"
 //
 // A term is `field = value`, `field != value`, or a bare quoted or unquoted
-// text that the service searches (full text). Values are bare words
+// text that the service searches (full text). Fields a service declares
+// ordered (ParseOrdered; times, say) also take `<`, `<=`, `>` and `>=`. Values are bare words
 // (letters, digits, '_', '-', '.', ':', '@') or double-quoted strings with
 // \" and \\ escapes. Services decide which fields exist; Parse only checks
 // the shape and that each field is one the caller allows.
@@ -20,7 +21,7 @@ import (
 // Term is one restriction. Field is empty for a text search term.
 type Term struct {
 	Field string
-	Op    string // "=" or "!=" ("" for text terms)
+	Op    string // "=" or "!=" ("<", "<=", ">", ">=" on ordered fields; "" for text terms)
 	Value string
 }
 
@@ -39,6 +40,13 @@ const MaxTerms = 20
 // Parse parses s. fields lists the field names the caller accepts; a term
 // naming any other field is an error naming it.
 func Parse(s string, fields ...string) ([]Term, error) {
+	return ParseOrdered(s, nil, fields...)
+}
+
+// ParseOrdered is Parse where the fields in ordered (which must also be in
+// fields) accept the comparison operators too; on any other field they are
+// an error.
+func ParseOrdered(s string, ordered []string, fields ...string) ([]Term, error) {
 	toks, err := lex(s)
 	if err != nil {
 		return nil, err
@@ -63,6 +71,9 @@ func Parse(s string, fields ...string) ([]Term, error) {
 			}
 			if i+2 >= len(toks) || (toks[i+2].kind != tokWord && toks[i+2].kind != tokString) {
 				return nil, &Error{toks[i+1].pos, fmt.Sprintf("expected a value after %s %s", t.text, toks[i+1].text)}
+			}
+			if op := toks[i+1].text; op != "=" && op != "!=" && !contains(ordered, t.text) {
+				return nil, &Error{toks[i+1].pos, fmt.Sprintf("field %q takes = and != only", t.text)}
 			}
 			terms = append(terms, Term{Field: t.text, Op: toks[i+1].text, Value: toks[i+2].text})
 			i += 3
@@ -118,6 +129,13 @@ func lex(s string) ([]token, error) {
 		case r == '=':
 			toks = append(toks, token{tokOp, "=", i})
 			i++
+		case r == '<' || r == '>':
+			op := string(r)
+			if i+1 < len(rs) && rs[i+1] == '=' {
+				op += "="
+			}
+			toks = append(toks, token{tokOp, op, i})
+			i += len(op)
 		case r == '!':
 			if i+1 < len(rs) && rs[i+1] == '=' {
 				toks = append(toks, token{tokOp, "!=", i})

@@ -60,3 +60,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseOrdered(t *testing.T) {
+	t.Parallel()
+	got, err := ParseOrdered(`time >= "2026-01-01T00:00:00Z" AND time<2026-02-01T00:00:00Z AND user = a@b.example`, []string{"time"}, "time", "user")
+	require.NoError(t, err)
+	require.Equal(t, []Term{{"time", ">=", "2026-01-01T00:00:00Z"}, {"time", "<", "2026-02-01T00:00:00Z"}, {"user", "=", "a@b.example"}}, got)
+	_, err = ParseOrdered("user > x", []string{"time"}, "time", "user")
+	require.ErrorContains(t, err, `field "user" takes = and != only`)
+	_, err = Parse("status <= OPEN", "status")
+	require.ErrorContains(t, err, "takes = and != only")
+}

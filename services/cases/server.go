@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/authz"
@@ -41,13 +42,15 @@ type Server struct {
 	casesv1.UnimplementedCaseServiceServer
 	pool   *pgxpool.Pool
 	authz  *authz.Authorizer
+	dir    liaisonv1.DirectoryServiceClient
 	logger *slog.Logger
 	now    func() time.Time
 }
 
-// NewServer returns the Cases service on pool.
-func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, logger *slog.Logger) *Server {
-	return &Server{pool: pool, authz: az, logger: logger, now: time.Now}
+// NewServer returns the Cases service on pool. dir is the agency directory
+// (the liaison service), called with the caller's identity.
+func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, dir liaisonv1.DirectoryServiceClient, logger *slog.Logger) *Server {
+	return &Server{pool: pool, authz: az, dir: dir, logger: logger, now: time.Now}
 }
 
 func (s *Server) principal(ctx context.Context) (*auth.Principal, error) {

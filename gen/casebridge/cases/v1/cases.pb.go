@@ -29,6 +29,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Relation is what an agency holds on a case.
+type Relation int32
+
+const (
+	Relation_RELATION_UNSPECIFIED Relation = 0
+	Relation_RELATION_LEAD        Relation = 1
+	Relation_RELATION_CONTRIBUTOR Relation = 2
+	Relation_RELATION_VIEWER      Relation = 3
+	Relation_RELATION_REQUESTER   Relation = 4
+	Relation_RELATION_RECIPIENT   Relation = 5
+)
+
+// Enum value maps for Relation.
+var (
+	Relation_name = map[int32]string{
+		0: "RELATION_UNSPECIFIED",
+		1: "RELATION_LEAD",
+		2: "RELATION_CONTRIBUTOR",
+		3: "RELATION_VIEWER",
+		4: "RELATION_REQUESTER",
+		5: "RELATION_RECIPIENT",
+	}
+	Relation_value = map[string]int32{
+		"RELATION_UNSPECIFIED": 0,
+		"RELATION_LEAD":        1,
+		"RELATION_CONTRIBUTOR": 2,
+		"RELATION_VIEWER":      3,
+		"RELATION_REQUESTER":   4,
+		"RELATION_RECIPIENT":   5,
+	}
+)
+
+func (x Relation) Enum() *Relation {
+	p := new(Relation)
+	*p = x
+	return p
+}
+
+func (x Relation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Relation) Descriptor() protoreflect.EnumDescriptor {
+	return file_casebridge_cases_v1_cases_proto_enumTypes[0].Descriptor()
+}
+
+func (Relation) Type() protoreflect.EnumType {
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[0]
+}
+
+func (x Relation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Relation.Descriptor instead.
+func (Relation) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{0}
+}
+
 // Classification is the cyber offence taxonomy a case is filed under.
 type Classification int32
 
@@ -87,11 +146,11 @@ func (x Classification) String() string {
 }
 
 func (Classification) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[0].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[1].Descriptor()
 }
 
 func (Classification) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[0]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[1]
 }
 
 func (x Classification) Number() protoreflect.EnumNumber {
@@ -100,7 +159,7 @@ func (x Classification) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Classification.Descriptor instead.
 func (Classification) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{0}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
 }
 
 // Status is where a case is in its life. Allowed moves:
@@ -145,11 +204,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[1].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[2].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[1]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[2]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -158,7 +217,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
 }
 
 // Priority orders a unit's work queue. Unspecified on create means MEDIUM.
@@ -201,11 +260,11 @@ func (x Priority) String() string {
 }
 
 func (Priority) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[2].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[3].Descriptor()
 }
 
 func (Priority) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[2]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[3]
 }
 
 func (x Priority) Number() protoreflect.EnumNumber {
@@ -214,7 +273,7 @@ func (x Priority) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Priority.Descriptor instead.
 func (Priority) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
 }
 
 // Disposition records how a case ended.
@@ -263,11 +322,11 @@ func (x Disposition) String() string {
 }
 
 func (Disposition) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[3].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[4].Descriptor()
 }
 
 func (Disposition) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[3]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[4]
 }
 
 func (x Disposition) Number() protoreflect.EnumNumber {
@@ -276,7 +335,7 @@ func (x Disposition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Disposition.Descriptor instead.
 func (Disposition) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{4}
 }
 
 // NoteKind tells a written note from an entry the system adds to the timeline.
@@ -319,11 +378,11 @@ func (x NoteKind) String() string {
 }
 
 func (NoteKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[4].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[5].Descriptor()
 }
 
 func (NoteKind) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[4]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[5]
 }
 
 func (x NoteKind) Number() protoreflect.EnumNumber {
@@ -332,7 +391,599 @@ func (x NoteKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NoteKind.Descriptor instead.
 func (NoteKind) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+}
+
+// Participant is one agency's relation to a case.
+type Participant struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CaseId     string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	AgencyId   string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	AgencyOri  string                 `protobuf:"bytes,3,opt,name=agency_ori,json=agencyOri,proto3" json:"agency_ori,omitempty"`
+	AgencyName string                 `protobuf:"bytes,4,opt,name=agency_name,json=agencyName,proto3" json:"agency_name,omitempty"`
+	Relation   Relation               `protobuf:"varint,5,opt,name=relation,proto3,enum=casebridge.cases.v1.Relation" json:"relation,omitempty"`
+	// Unset: no expiry.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Where the relation comes from: "" for a direct share, otherwise e.g.
+	// "taskforce:<id>" or "referral:<id>".
+	Source        string                 `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Participant) Reset() {
+	*x = Participant{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Participant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Participant) ProtoMessage() {}
+
+func (x *Participant) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Participant.ProtoReflect.Descriptor instead.
+func (*Participant) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Participant) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Participant) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *Participant) GetAgencyOri() string {
+	if x != nil {
+		return x.AgencyOri
+	}
+	return ""
+}
+
+func (x *Participant) GetAgencyName() string {
+	if x != nil {
+		return x.AgencyName
+	}
+	return ""
+}
+
+func (x *Participant) GetRelation() Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return Relation_RELATION_UNSPECIFIED
+}
+
+func (x *Participant) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Participant) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Participant) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type AddParticipantRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	CaseId   string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	AgencyId string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// RELATION_CONTRIBUTOR or RELATION_VIEWER.
+	Relation   Relation               `protobuf:"varint,3,opt,name=relation,proto3,enum=casebridge.cases.v1.Relation" json:"relation,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Why the case is disseminated; recorded in the timeline and the audit
+	// trail.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddParticipantRequest) Reset() {
+	*x = AddParticipantRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddParticipantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddParticipantRequest) ProtoMessage() {}
+
+func (x *AddParticipantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddParticipantRequest.ProtoReflect.Descriptor instead.
+func (*AddParticipantRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AddParticipantRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *AddParticipantRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *AddParticipantRequest) GetRelation() Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return Relation_RELATION_UNSPECIFIED
+}
+
+func (x *AddParticipantRequest) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *AddParticipantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AddParticipantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participant   *Participant           `protobuf:"bytes,1,opt,name=participant,proto3" json:"participant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddParticipantResponse) Reset() {
+	*x = AddParticipantResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddParticipantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddParticipantResponse) ProtoMessage() {}
+
+func (x *AddParticipantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddParticipantResponse.ProtoReflect.Descriptor instead.
+func (*AddParticipantResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddParticipantResponse) GetParticipant() *Participant {
+	if x != nil {
+		return x.Participant
+	}
+	return nil
+}
+
+type ListParticipantsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParticipantsRequest) Reset() {
+	*x = ListParticipantsRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParticipantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParticipantsRequest) ProtoMessage() {}
+
+func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParticipantsRequest.ProtoReflect.Descriptor instead.
+func (*ListParticipantsRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListParticipantsRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+type ListParticipantsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participants  []*Participant         `protobuf:"bytes,1,rep,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParticipantsResponse) Reset() {
+	*x = ListParticipantsResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParticipantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParticipantsResponse) ProtoMessage() {}
+
+func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParticipantsResponse.ProtoReflect.Descriptor instead.
+func (*ListParticipantsResponse) Descriptor() ([]byte, []int) {
 	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListParticipantsResponse) GetParticipants() []*Participant {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type RemoveParticipantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	AgencyId      string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveParticipantRequest) Reset() {
+	*x = RemoveParticipantRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveParticipantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveParticipantRequest) ProtoMessage() {}
+
+func (x *RemoveParticipantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveParticipantRequest.ProtoReflect.Descriptor instead.
+func (*RemoveParticipantRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RemoveParticipantRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *RemoveParticipantRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *RemoveParticipantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RemoveParticipantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveParticipantResponse) Reset() {
+	*x = RemoveParticipantResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveParticipantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveParticipantResponse) ProtoMessage() {}
+
+func (x *RemoveParticipantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveParticipantResponse.ProtoReflect.Descriptor instead.
+func (*RemoveParticipantResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{6}
+}
+
+type ExplainAccessRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Email  string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The permission asked about, as object.action; default case.read.
+	Permission    string `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainAccessRequest) Reset() {
+	*x = ExplainAccessRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainAccessRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainAccessRequest) ProtoMessage() {}
+
+func (x *ExplainAccessRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainAccessRequest.ProtoReflect.Descriptor instead.
+func (*ExplainAccessRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExplainAccessRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ExplainAccessRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ExplainAccessRequest) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+type ExplainAccessResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Email      string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	AgencyId   string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	AgencyOri  string                 `protobuf:"bytes,3,opt,name=agency_ori,json=agencyOri,proto3" json:"agency_ori,omitempty"`
+	AgencyKind string                 `protobuf:"bytes,4,opt,name=agency_kind,json=agencyKind,proto3" json:"agency_kind,omitempty"`
+	Roles      []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	Permission string                 `protobuf:"bytes,6,opt,name=permission,proto3" json:"permission,omitempty"`
+	// Relations the user's agency holds on the case now (unexpired).
+	Relations []string `protobuf:"bytes,7,rep,name=relations,proto3" json:"relations,omitempty"`
+	// Policy lines that allowed the permission.
+	MatchedPolicyLines []string `protobuf:"bytes,8,rep,name=matched_policy_lines,json=matchedPolicyLines,proto3" json:"matched_policy_lines,omitempty"`
+	Allowed            bool     `protobuf:"varint,9,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// Whether the user can see the case at all (a refused request answers 404
+	// when not visible, 403 when visible).
+	Visible       bool `protobuf:"varint,10,opt,name=visible,proto3" json:"visible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainAccessResponse) Reset() {
+	*x = ExplainAccessResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainAccessResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainAccessResponse) ProtoMessage() {}
+
+func (x *ExplainAccessResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainAccessResponse.ProtoReflect.Descriptor instead.
+func (*ExplainAccessResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ExplainAccessResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ExplainAccessResponse) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *ExplainAccessResponse) GetAgencyOri() string {
+	if x != nil {
+		return x.AgencyOri
+	}
+	return ""
+}
+
+func (x *ExplainAccessResponse) GetAgencyKind() string {
+	if x != nil {
+		return x.AgencyKind
+	}
+	return ""
+}
+
+func (x *ExplainAccessResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *ExplainAccessResponse) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+func (x *ExplainAccessResponse) GetRelations() []string {
+	if x != nil {
+		return x.Relations
+	}
+	return nil
+}
+
+func (x *ExplainAccessResponse) GetMatchedPolicyLines() []string {
+	if x != nil {
+		return x.MatchedPolicyLines
+	}
+	return nil
+}
+
+func (x *ExplainAccessResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *ExplainAccessResponse) GetVisible() bool {
+	if x != nil {
+		return x.Visible
+	}
+	return false
 }
 
 // Money is an amount in the minor units of an ISO 4217 currency (cents for
@@ -347,7 +998,7 @@ type Money struct {
 
 func (x *Money) Reset() {
 	*x = Money{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[0]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +1010,7 @@ func (x *Money) String() string {
 func (*Money) ProtoMessage() {}
 
 func (x *Money) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[0]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +1023,7 @@ func (x *Money) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Money.ProtoReflect.Descriptor instead.
 func (*Money) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{0}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Money) GetCurrencyCode() string {
@@ -434,7 +1085,7 @@ type Case struct {
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[1]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +1097,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[1]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +1110,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Case) GetId() string {
@@ -628,7 +1279,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[2]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +1291,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[2]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +1304,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateCaseRequest) GetCase() *Case {
@@ -679,7 +1330,7 @@ type CreateCaseResponse struct {
 
 func (x *CreateCaseResponse) Reset() {
 	*x = CreateCaseResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[3]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +1342,7 @@ func (x *CreateCaseResponse) String() string {
 func (*CreateCaseResponse) ProtoMessage() {}
 
 func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[3]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +1355,7 @@ func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateCaseResponse) GetCase() *Case {
@@ -723,7 +1374,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[4]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +1386,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[4]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +1399,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{4}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCaseRequest) GetCaseId() string {
@@ -767,7 +1418,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[5]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +1430,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[5]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +1443,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -820,7 +1471,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[6]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1483,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[6]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1496,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{6}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCasesRequest) GetPageSize() int32 {
@@ -879,7 +1530,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[7]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1542,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[7]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1555,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{7}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -935,7 +1586,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[8]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1598,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[8]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1611,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{8}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -986,7 +1637,7 @@ type UpdateCaseResponse struct {
 
 func (x *UpdateCaseResponse) Reset() {
 	*x = UpdateCaseResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[9]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1649,7 @@ func (x *UpdateCaseResponse) String() string {
 func (*UpdateCaseResponse) ProtoMessage() {}
 
 func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[9]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1662,7 @@ func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{9}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateCaseResponse) GetCase() *Case {
@@ -1034,7 +1685,7 @@ type CloseCaseRequest struct {
 
 func (x *CloseCaseRequest) Reset() {
 	*x = CloseCaseRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[10]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1697,7 @@ func (x *CloseCaseRequest) String() string {
 func (*CloseCaseRequest) ProtoMessage() {}
 
 func (x *CloseCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[10]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1710,7 @@ func (x *CloseCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCaseRequest.ProtoReflect.Descriptor instead.
 func (*CloseCaseRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CloseCaseRequest) GetCaseId() string {
@@ -1099,7 +1750,7 @@ type CloseCaseResponse struct {
 
 func (x *CloseCaseResponse) Reset() {
 	*x = CloseCaseResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[11]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1762,7 @@ func (x *CloseCaseResponse) String() string {
 func (*CloseCaseResponse) ProtoMessage() {}
 
 func (x *CloseCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[11]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1775,7 @@ func (x *CloseCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCaseResponse.ProtoReflect.Descriptor instead.
 func (*CloseCaseResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CloseCaseResponse) GetCase() *Case {
@@ -1145,7 +1796,7 @@ type ReopenCaseRequest struct {
 
 func (x *ReopenCaseRequest) Reset() {
 	*x = ReopenCaseRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[12]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1808,7 @@ func (x *ReopenCaseRequest) String() string {
 func (*ReopenCaseRequest) ProtoMessage() {}
 
 func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[12]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1821,7 @@ func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenCaseRequest.ProtoReflect.Descriptor instead.
 func (*ReopenCaseRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReopenCaseRequest) GetCaseId() string {
@@ -1203,7 +1854,7 @@ type ReopenCaseResponse struct {
 
 func (x *ReopenCaseResponse) Reset() {
 	*x = ReopenCaseResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[13]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1866,7 @@ func (x *ReopenCaseResponse) String() string {
 func (*ReopenCaseResponse) ProtoMessage() {}
 
 func (x *ReopenCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[13]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1879,7 @@ func (x *ReopenCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenCaseResponse.ProtoReflect.Descriptor instead.
 func (*ReopenCaseResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReopenCaseResponse) GetCase() *Case {
@@ -1256,7 +1907,7 @@ type Note struct {
 
 func (x *Note) Reset() {
 	*x = Note{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[14]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1919,7 @@ func (x *Note) String() string {
 func (*Note) ProtoMessage() {}
 
 func (x *Note) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[14]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1932,7 @@ func (x *Note) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Note.ProtoReflect.Descriptor instead.
 func (*Note) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Note) GetId() string {
@@ -1359,7 +2010,7 @@ type CreateNoteRequest struct {
 
 func (x *CreateNoteRequest) Reset() {
 	*x = CreateNoteRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[15]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +2022,7 @@ func (x *CreateNoteRequest) String() string {
 func (*CreateNoteRequest) ProtoMessage() {}
 
 func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[15]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +2035,7 @@ func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateNoteRequest) GetCaseId() string {
@@ -1417,7 +2068,7 @@ type CreateNoteResponse struct {
 
 func (x *CreateNoteResponse) Reset() {
 	*x = CreateNoteResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[16]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +2080,7 @@ func (x *CreateNoteResponse) String() string {
 func (*CreateNoteResponse) ProtoMessage() {}
 
 func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[16]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +2093,7 @@ func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{16}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateNoteResponse) GetNote() *Note {
@@ -1463,7 +2114,7 @@ type ListNotesRequest struct {
 
 func (x *ListNotesRequest) Reset() {
 	*x = ListNotesRequest{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[17]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +2126,7 @@ func (x *ListNotesRequest) String() string {
 func (*ListNotesRequest) ProtoMessage() {}
 
 func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[17]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +2139,7 @@ func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
 func (*ListNotesRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{17}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListNotesRequest) GetCaseId() string {
@@ -1522,7 +2173,7 @@ type ListNotesResponse struct {
 
 func (x *ListNotesResponse) Reset() {
 	*x = ListNotesResponse{}
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[18]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +2185,7 @@ func (x *ListNotesResponse) String() string {
 func (*ListNotesResponse) ProtoMessage() {}
 
 func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[18]
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +2198,7 @@ func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
 func (*ListNotesResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{18}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListNotesResponse) GetNotes() []*Note {
@@ -1568,7 +2219,63 @@ var File_casebridge_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n" +
+	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x02\n" +
+	"\vParticipant\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
+	"\n" +
+	"agency_ori\x18\x03 \x01(\tR\tagencyOri\x12\x1f\n" +
+	"\vagency_name\x18\x04 \x01(\tR\n" +
+	"agencyName\x129\n" +
+	"\brelation\x18\x05 \x01(\x0e2\x1d.casebridge.cases.v1.RelationR\brelation\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\x93\x02\n" +
+	"\x15AddParticipantRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12%\n" +
+	"\tagency_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12E\n" +
+	"\brelation\x18\x03 \x01(\x0e2\x1d.casebridge.cases.v1.RelationB\n" +
+	"\xbaH\a\x82\x01\x04\x18\x02\x18\x03R\brelation\x12E\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02@\x01R\n" +
+	"expireTime\x12\"\n" +
+	"\x06reason\x18\x05 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\\\n" +
+	"\x16AddParticipantResponse\x12B\n" +
+	"\vparticipant\x18\x01 \x01(\v2 .casebridge.cases.v1.ParticipantR\vparticipant\"<\n" +
+	"\x17ListParticipantsRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\"`\n" +
+	"\x18ListParticipantsResponse\x12D\n" +
+	"\fparticipants\x18\x01 \x03(\v2 .casebridge.cases.v1.ParticipantR\fparticipants\"\x86\x01\n" +
+	"\x18RemoveParticipantRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12%\n" +
+	"\tagency_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"\x1b\n" +
+	"\x19RemoveParticipantResponse\"\x99\x01\n" +
+	"\x14ExplainAccessRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12 \n" +
+	"\x05email\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x12<\n" +
+	"\n" +
+	"permission\x18\x03 \x01(\tB\x1c\xbaH\x19r\x172\x15^([a-z_]+\\.[a-z_]+)?$R\n" +
+	"permission\"\xc4\x02\n" +
+	"\x15ExplainAccessResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1b\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
+	"\n" +
+	"agency_ori\x18\x03 \x01(\tR\tagencyOri\x12\x1f\n" +
+	"\vagency_kind\x18\x04 \x01(\tR\n" +
+	"agencyKind\x12\x14\n" +
+	"\x05roles\x18\x05 \x03(\tR\x05roles\x12\x1e\n" +
+	"\n" +
+	"permission\x18\x06 \x01(\tR\n" +
+	"permission\x12\x1c\n" +
+	"\trelations\x18\a \x03(\tR\trelations\x120\n" +
+	"\x14matched_policy_lines\x18\b \x03(\tR\x12matchedPolicyLines\x12\x18\n" +
+	"\aallowed\x18\t \x01(\bR\aallowed\x12\x18\n" +
+	"\avisible\x18\n" +
+	" \x01(\bR\avisible\"k\n" +
 	"\x05Money\x126\n" +
 	"\rcurrency_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12*\n" +
@@ -1672,7 +2379,14 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"l\n" +
 	"\x11ListNotesResponse\x12/\n" +
 	"\x05notes\x18\x01 \x03(\v2\x19.casebridge.cases.v1.NoteR\x05notes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8c\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x96\x01\n" +
+	"\bRelation\x12\x18\n" +
+	"\x14RELATION_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rRELATION_LEAD\x10\x01\x12\x18\n" +
+	"\x14RELATION_CONTRIBUTOR\x10\x02\x12\x13\n" +
+	"\x0fRELATION_VIEWER\x10\x03\x12\x16\n" +
+	"\x12RELATION_REQUESTER\x10\x04\x12\x16\n" +
+	"\x12RELATION_RECIPIENT\x10\x05*\x8c\x03\n" +
 	"\x0eClassification\x12\x1e\n" +
 	"\x1aCLASSIFICATION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CLASSIFICATION_RANSOMWARE\x10\x01\x12,\n" +
@@ -1711,7 +2425,7 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eNOTE_KIND_NOTE\x10\x01\x12\x1b\n" +
 	"\x17NOTE_KIND_STATUS_CHANGE\x10\x02\x12\x15\n" +
 	"\x11NOTE_KIND_SHARING\x10\x03\x12\x14\n" +
-	"\x10NOTE_KIND_SYSTEM\x10\x042\xa0\b\n" +
+	"\x10NOTE_KIND_SYSTEM\x10\x042\xa1\r\n" +
 	"\vCaseService\x12|\n" +
 	"\n" +
 	"CreateCase\x12&.casebridge.cases.v1.CreateCaseRequest\x1a'.casebridge.cases.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12w\n" +
@@ -1724,7 +2438,11 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"ReopenCase\x12&.casebridge.cases.v1.ReopenCaseRequest\x1a'.casebridge.cases.v1.ReopenCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/cases/{case_id}:reopen\x12\x8c\x01\n" +
 	"\n" +
 	"CreateNote\x12&.casebridge.cases.v1.CreateNoteRequest\x1a'.casebridge.cases.v1.CreateNoteResponse\"-\x82\xd3\xe4\x93\x02':\x04noteb\x04note\"\x19/v1/cases/{case_id}/notes\x12}\n" +
-	"\tListNotes\x12%.casebridge.cases.v1.ListNotesRequest\x1a&.casebridge.cases.v1.ListNotesResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/cases/{case_id}/notesBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
+	"\tListNotes\x12%.casebridge.cases.v1.ListNotesRequest\x1a&.casebridge.cases.v1.ListNotesResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/cases/{case_id}/notes\x12\xa3\x01\n" +
+	"\x0eAddParticipant\x12*.casebridge.cases.v1.AddParticipantRequest\x1a+.casebridge.cases.v1.AddParticipantResponse\"8\x82\xd3\xe4\x93\x022:\x01*b\vparticipant\" /v1/cases/{case_id}/participants\x12\x99\x01\n" +
+	"\x10ListParticipants\x12,.casebridge.cases.v1.ListParticipantsRequest\x1a-.casebridge.cases.v1.ListParticipantsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/cases/{case_id}/participants\x12\xa8\x01\n" +
+	"\x11RemoveParticipant\x12-.casebridge.cases.v1.RemoveParticipantRequest\x1a..casebridge.cases.v1.RemoveParticipantResponse\"4\x82\xd3\xe4\x93\x02.*,/v1/cases/{case_id}/participants/{agency_id}\x12\x91\x01\n" +
+	"\rExplainAccess\x12).casebridge.cases.v1.ExplainAccessRequest\x1a*.casebridge.cases.v1.ExplainAccessResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/cases/{case_id}:explainAccessBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_casebridge_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -1738,82 +2456,107 @@ func file_casebridge_cases_v1_cases_proto_rawDescGZIP() []byte {
 	return file_casebridge_cases_v1_cases_proto_rawDescData
 }
 
-var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_casebridge_cases_v1_cases_proto_goTypes = []any{
-	(Classification)(0),           // 0: casebridge.cases.v1.Classification
-	(Status)(0),                   // 1: casebridge.cases.v1.Status
-	(Priority)(0),                 // 2: casebridge.cases.v1.Priority
-	(Disposition)(0),              // 3: casebridge.cases.v1.Disposition
-	(NoteKind)(0),                 // 4: casebridge.cases.v1.NoteKind
-	(*Money)(nil),                 // 5: casebridge.cases.v1.Money
-	(*Case)(nil),                  // 6: casebridge.cases.v1.Case
-	(*CreateCaseRequest)(nil),     // 7: casebridge.cases.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),    // 8: casebridge.cases.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),        // 9: casebridge.cases.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),       // 10: casebridge.cases.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),      // 11: casebridge.cases.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),     // 12: casebridge.cases.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),     // 13: casebridge.cases.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),    // 14: casebridge.cases.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),      // 15: casebridge.cases.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),     // 16: casebridge.cases.v1.CloseCaseResponse
-	(*ReopenCaseRequest)(nil),     // 17: casebridge.cases.v1.ReopenCaseRequest
-	(*ReopenCaseResponse)(nil),    // 18: casebridge.cases.v1.ReopenCaseResponse
-	(*Note)(nil),                  // 19: casebridge.cases.v1.Note
-	(*CreateNoteRequest)(nil),     // 20: casebridge.cases.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),    // 21: casebridge.cases.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),      // 22: casebridge.cases.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),     // 23: casebridge.cases.v1.ListNotesResponse
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 25: google.protobuf.FieldMask
+	(Relation)(0),                     // 0: casebridge.cases.v1.Relation
+	(Classification)(0),               // 1: casebridge.cases.v1.Classification
+	(Status)(0),                       // 2: casebridge.cases.v1.Status
+	(Priority)(0),                     // 3: casebridge.cases.v1.Priority
+	(Disposition)(0),                  // 4: casebridge.cases.v1.Disposition
+	(NoteKind)(0),                     // 5: casebridge.cases.v1.NoteKind
+	(*Participant)(nil),               // 6: casebridge.cases.v1.Participant
+	(*AddParticipantRequest)(nil),     // 7: casebridge.cases.v1.AddParticipantRequest
+	(*AddParticipantResponse)(nil),    // 8: casebridge.cases.v1.AddParticipantResponse
+	(*ListParticipantsRequest)(nil),   // 9: casebridge.cases.v1.ListParticipantsRequest
+	(*ListParticipantsResponse)(nil),  // 10: casebridge.cases.v1.ListParticipantsResponse
+	(*RemoveParticipantRequest)(nil),  // 11: casebridge.cases.v1.RemoveParticipantRequest
+	(*RemoveParticipantResponse)(nil), // 12: casebridge.cases.v1.RemoveParticipantResponse
+	(*ExplainAccessRequest)(nil),      // 13: casebridge.cases.v1.ExplainAccessRequest
+	(*ExplainAccessResponse)(nil),     // 14: casebridge.cases.v1.ExplainAccessResponse
+	(*Money)(nil),                     // 15: casebridge.cases.v1.Money
+	(*Case)(nil),                      // 16: casebridge.cases.v1.Case
+	(*CreateCaseRequest)(nil),         // 17: casebridge.cases.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),        // 18: casebridge.cases.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),            // 19: casebridge.cases.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),           // 20: casebridge.cases.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),          // 21: casebridge.cases.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),         // 22: casebridge.cases.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),         // 23: casebridge.cases.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),        // 24: casebridge.cases.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),          // 25: casebridge.cases.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),         // 26: casebridge.cases.v1.CloseCaseResponse
+	(*ReopenCaseRequest)(nil),         // 27: casebridge.cases.v1.ReopenCaseRequest
+	(*ReopenCaseResponse)(nil),        // 28: casebridge.cases.v1.ReopenCaseResponse
+	(*Note)(nil),                      // 29: casebridge.cases.v1.Note
+	(*CreateNoteRequest)(nil),         // 30: casebridge.cases.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),        // 31: casebridge.cases.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),          // 32: casebridge.cases.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),         // 33: casebridge.cases.v1.ListNotesResponse
+	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 35: google.protobuf.FieldMask
 }
 var file_casebridge_cases_v1_cases_proto_depIdxs = []int32{
-	0,  // 0: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
-	1,  // 1: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
-	2,  // 2: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
-	24, // 3: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
-	24, // 4: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
-	5,  // 5: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
-	24, // 6: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	24, // 7: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 8: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
-	6,  // 9: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	6,  // 10: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	6,  // 11: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	6,  // 12: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
-	6,  // 13: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	25, // 14: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 15: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	3,  // 16: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
-	6,  // 17: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	6,  // 18: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	4,  // 19: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
-	24, // 20: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	19, // 21: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
-	19, // 22: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
-	19, // 23: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
-	7,  // 24: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
-	9,  // 25: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
-	11, // 26: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
-	13, // 27: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
-	15, // 28: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
-	17, // 29: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
-	20, // 30: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
-	22, // 31: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
-	8,  // 32: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
-	10, // 33: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
-	12, // 34: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
-	14, // 35: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
-	16, // 36: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
-	18, // 37: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
-	21, // 38: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
-	23, // 39: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
-	32, // [32:40] is the sub-list for method output_type
-	24, // [24:32] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	0,  // 0: casebridge.cases.v1.Participant.relation:type_name -> casebridge.cases.v1.Relation
+	34, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
+	34, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: casebridge.cases.v1.AddParticipantRequest.relation:type_name -> casebridge.cases.v1.Relation
+	34, // 4: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: casebridge.cases.v1.AddParticipantResponse.participant:type_name -> casebridge.cases.v1.Participant
+	6,  // 6: casebridge.cases.v1.ListParticipantsResponse.participants:type_name -> casebridge.cases.v1.Participant
+	1,  // 7: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
+	2,  // 8: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
+	3,  // 9: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
+	34, // 10: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
+	34, // 11: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
+	15, // 12: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
+	34, // 13: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	34, // 14: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
+	16, // 16: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
+	16, // 17: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	16, // 18: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	16, // 19: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
+	16, // 20: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
+	35, // 21: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 22: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	4,  // 23: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
+	16, // 24: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	16, // 25: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	5,  // 26: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
+	34, // 27: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	29, // 28: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
+	29, // 29: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
+	29, // 30: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
+	17, // 31: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
+	19, // 32: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
+	21, // 33: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
+	23, // 34: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
+	25, // 35: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
+	27, // 36: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
+	30, // 37: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
+	32, // 38: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
+	7,  // 39: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
+	9,  // 40: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
+	11, // 41: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
+	13, // 42: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
+	18, // 43: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
+	20, // 44: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
+	22, // 45: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
+	24, // 46: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
+	26, // 47: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
+	28, // 48: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
+	31, // 49: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
+	33, // 50: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
+	8,  // 51: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
+	10, // 52: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
+	12, // 53: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
+	14, // 54: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
+	43, // [43:55] is the sub-list for method output_type
+	31, // [31:43] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_cases_v1_cases_proto_init() }
@@ -1826,8 +2569,8 @@ func file_casebridge_cases_v1_cases_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_cases_v1_cases_proto_rawDesc), len(file_casebridge_cases_v1_cases_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   19,
+			NumEnums:      6,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,14 +23,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CaseService_CreateCase_FullMethodName = "/casebridge.cases.v1.CaseService/CreateCase"
-	CaseService_GetCase_FullMethodName    = "/casebridge.cases.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName  = "/casebridge.cases.v1.CaseService/ListCases"
-	CaseService_UpdateCase_FullMethodName = "/casebridge.cases.v1.CaseService/UpdateCase"
-	CaseService_CloseCase_FullMethodName  = "/casebridge.cases.v1.CaseService/CloseCase"
-	CaseService_ReopenCase_FullMethodName = "/casebridge.cases.v1.CaseService/ReopenCase"
-	CaseService_CreateNote_FullMethodName = "/casebridge.cases.v1.CaseService/CreateNote"
-	CaseService_ListNotes_FullMethodName  = "/casebridge.cases.v1.CaseService/ListNotes"
+	CaseService_CreateCase_FullMethodName        = "/casebridge.cases.v1.CaseService/CreateCase"
+	CaseService_GetCase_FullMethodName           = "/casebridge.cases.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName         = "/casebridge.cases.v1.CaseService/ListCases"
+	CaseService_UpdateCase_FullMethodName        = "/casebridge.cases.v1.CaseService/UpdateCase"
+	CaseService_CloseCase_FullMethodName         = "/casebridge.cases.v1.CaseService/CloseCase"
+	CaseService_ReopenCase_FullMethodName        = "/casebridge.cases.v1.CaseService/ReopenCase"
+	CaseService_CreateNote_FullMethodName        = "/casebridge.cases.v1.CaseService/CreateNote"
+	CaseService_ListNotes_FullMethodName         = "/casebridge.cases.v1.CaseService/ListNotes"
+	CaseService_AddParticipant_FullMethodName    = "/casebridge.cases.v1.CaseService/AddParticipant"
+	CaseService_ListParticipants_FullMethodName  = "/casebridge.cases.v1.CaseService/ListParticipants"
+	CaseService_RemoveParticipant_FullMethodName = "/casebridge.cases.v1.CaseService/RemoveParticipant"
+	CaseService_ExplainAccess_FullMethodName     = "/casebridge.cases.v1.CaseService/ExplainAccess"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -62,6 +66,19 @@ type CaseServiceClient interface {
 	// ListNotes returns the case timeline (notes and status changes), oldest
 	// first.
 	ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error)
+	// AddParticipant shares the case with another agency as contributor or
+	// viewer (supervisors of the lead agency). The share is written to the
+	// timeline.
+	AddParticipant(ctx context.Context, in *AddParticipantRequest, opts ...grpc.CallOption) (*AddParticipantResponse, error)
+	// ListParticipants lists the agencies holding a relation to the case.
+	ListParticipants(ctx context.Context, in *ListParticipantsRequest, opts ...grpc.CallOption) (*ListParticipantsResponse, error)
+	// RemoveParticipant ends an agency's direct share; it takes effect on that
+	// agency's very next request.
+	RemoveParticipant(ctx context.Context, in *RemoveParticipantRequest, opts ...grpc.CallOption) (*RemoveParticipantResponse, error)
+	// ExplainAccess shows why a user may or may not do something with the
+	// case: the relations their agency holds, the policy lines that matched,
+	// the decision. For the lead agency's supervisors and auditors.
+	ExplainAccess(ctx context.Context, in *ExplainAccessRequest, opts ...grpc.CallOption) (*ExplainAccessResponse, error)
 }
 
 type caseServiceClient struct {
@@ -152,6 +169,46 @@ func (c *caseServiceClient) ListNotes(ctx context.Context, in *ListNotesRequest,
 	return out, nil
 }
 
+func (c *caseServiceClient) AddParticipant(ctx context.Context, in *AddParticipantRequest, opts ...grpc.CallOption) (*AddParticipantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddParticipantResponse)
+	err := c.cc.Invoke(ctx, CaseService_AddParticipant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ListParticipants(ctx context.Context, in *ListParticipantsRequest, opts ...grpc.CallOption) (*ListParticipantsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListParticipantsResponse)
+	err := c.cc.Invoke(ctx, CaseService_ListParticipants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) RemoveParticipant(ctx context.Context, in *RemoveParticipantRequest, opts ...grpc.CallOption) (*RemoveParticipantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveParticipantResponse)
+	err := c.cc.Invoke(ctx, CaseService_RemoveParticipant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ExplainAccess(ctx context.Context, in *ExplainAccessRequest, opts ...grpc.CallOption) (*ExplainAccessResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainAccessResponse)
+	err := c.cc.Invoke(ctx, CaseService_ExplainAccess_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -181,6 +238,19 @@ type CaseServiceServer interface {
 	// ListNotes returns the case timeline (notes and status changes), oldest
 	// first.
 	ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error)
+	// AddParticipant shares the case with another agency as contributor or
+	// viewer (supervisors of the lead agency). The share is written to the
+	// timeline.
+	AddParticipant(context.Context, *AddParticipantRequest) (*AddParticipantResponse, error)
+	// ListParticipants lists the agencies holding a relation to the case.
+	ListParticipants(context.Context, *ListParticipantsRequest) (*ListParticipantsResponse, error)
+	// RemoveParticipant ends an agency's direct share; it takes effect on that
+	// agency's very next request.
+	RemoveParticipant(context.Context, *RemoveParticipantRequest) (*RemoveParticipantResponse, error)
+	// ExplainAccess shows why a user may or may not do something with the
+	// case: the relations their agency holds, the policy lines that matched,
+	// the decision. For the lead agency's supervisors and auditors.
+	ExplainAccess(context.Context, *ExplainAccessRequest) (*ExplainAccessResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -214,6 +284,18 @@ func (UnimplementedCaseServiceServer) CreateNote(context.Context, *CreateNoteReq
 }
 func (UnimplementedCaseServiceServer) ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListNotes not implemented")
+}
+func (UnimplementedCaseServiceServer) AddParticipant(context.Context, *AddParticipantRequest) (*AddParticipantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddParticipant not implemented")
+}
+func (UnimplementedCaseServiceServer) ListParticipants(context.Context, *ListParticipantsRequest) (*ListParticipantsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListParticipants not implemented")
+}
+func (UnimplementedCaseServiceServer) RemoveParticipant(context.Context, *RemoveParticipantRequest) (*RemoveParticipantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveParticipant not implemented")
+}
+func (UnimplementedCaseServiceServer) ExplainAccess(context.Context, *ExplainAccessRequest) (*ExplainAccessResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainAccess not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -380,6 +462,78 @@ func _CaseService_ListNotes_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_AddParticipant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddParticipantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).AddParticipant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_AddParticipant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).AddParticipant(ctx, req.(*AddParticipantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ListParticipants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListParticipantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ListParticipants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ListParticipants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ListParticipants(ctx, req.(*ListParticipantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_RemoveParticipant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveParticipantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).RemoveParticipant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_RemoveParticipant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).RemoveParticipant(ctx, req.(*RemoveParticipantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ExplainAccess_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainAccessRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ExplainAccess(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ExplainAccess_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ExplainAccess(ctx, req.(*ExplainAccessRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -418,6 +572,22 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListNotes",
 			Handler:    _CaseService_ListNotes_Handler,
+		},
+		{
+			MethodName: "AddParticipant",
+			Handler:    _CaseService_AddParticipant_Handler,
+		},
+		{
+			MethodName: "ListParticipants",
+			Handler:    _CaseService_ListParticipants_Handler,
+		},
+		{
+			MethodName: "RemoveParticipant",
+			Handler:    _CaseService_RemoveParticipant_Handler,
+		},
+		{
+			MethodName: "ExplainAccess",
+			Handler:    _CaseService_ExplainAccess_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

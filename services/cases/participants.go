@@ -1,0 +1,252 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
+)
+
+func relationName(r casesv1.Relation) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "RELATION_"))
+}
+
+func relationEnum(s string) casesv1.Relation {
+	return casesv1.Relation(casesv1.Relation_value["RELATION_"+strings.ToUpper(s)])
+}
+
+// agency fetches an agency from the directory service, as the caller.
+func (s *Server) agency(ctx context.Context, id string) (*liaisonv1.Agency, error) {
+	resp, err := s.dir.GetAgency(rpc.ForwardIdentity(ctx), &liaisonv1.GetAgencyRequest{AgencyId: id})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetAgency(), nil
+}
+
+// AddParticipant shares the case with another agency.
+func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipantRequest) (*casesv1.AddParticipantResponse, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := caseResource(req.GetCaseId())
+	if err := s.authz.Authorize(ctx, s.pool, p, "case", "share", res); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	if req.GetAgencyId() == p.AgencyID {
+		return nil, rpc.FieldError("agencyId", "the case is already led by your agency")
+	}
+	ag, err := s.agency(ctx, req.GetAgencyId())
+	if status.Code(err) == codes.NotFound {
+		return nil, rpc.FieldError("agencyId", "no such agency")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ag.GetActive() {
+		return nil, rpc.FieldError("agencyId", "the agency is inactive")
+	}
+	rel := relationName(req.GetRelation())
+	var expire *time.Time
+	if req.GetExpireTime() != nil {
+		t := req.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
+		expire = &t
+	}
+	now := s.timestamp()
+	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		held, err := authz.Held(ctx, tx, req.GetAgencyId(), res)
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			if h == authz.RelLead {
+				return rpc.FieldError("agencyId", "that agency leads the case")
+			}
+		}
+		// One direct share per agency: a new share replaces the old relation.
+		if _, err := authz.Delete(ctx, tx, res, req.GetAgencyId(), authz.RelContributor, authz.RelViewer); err != nil {
+			return err
+		}
+		if err := authz.Write(ctx, tx, authz.Grant{Resource: res, AgencyID: req.GetAgencyId(), Relation: rel, ExpireTime: expire}); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Shared with %s (%s) as %s: %s", ag.GetOri(), ag.GetName(), rel, req.GetReason())
+		if expire != nil {
+			body += " (until " + expire.Format(time.RFC3339) + ")"
+		}
+		if err := s.timeline(ctx, tx, p, req.GetCaseId(), "SHARING", body, now); err != nil {
+			return err
+		}
+		audit.Annotate(ctx, func(e *audit.Event) {
+			e.ResourceType, e.ResourceID, e.CaseID = "participant", req.GetAgencyId(), req.GetCaseId()
+			e.RecipientAgencyID = req.GetAgencyId()
+			if e.Purpose == "" {
+				e.Purpose = req.GetReason()
+			}
+		})
+		return audit.Write(ctx, tx)
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	out := &casesv1.Participant{
+		CaseId: req.GetCaseId(), AgencyId: ag.GetId(), AgencyOri: ag.GetOri(), AgencyName: ag.GetName(),
+		Relation: req.GetRelation(), CreateTime: timestamppb.New(now),
+	}
+	if expire != nil {
+		out.ExpireTime = timestamppb.New(*expire)
+	}
+	return &casesv1.AddParticipantResponse{Participant: out}, nil
+}
+
+// ListParticipants lists the agencies with an unexpired relation to the case.
+func (s *Server) ListParticipants(ctx context.Context, req *casesv1.ListParticipantsRequest) (*casesv1.ListParticipantsResponse, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := caseResource(req.GetCaseId())
+	if err := s.authz.Authorize(ctx, s.pool, p, "participant", "read", res); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	rels, err := authz.List(ctx, s.pool, res)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &casesv1.ListParticipantsResponse{}
+	names := map[string]*liaisonv1.Agency{}
+	for _, r := range rels {
+		ag, ok := names[r.AgencyID]
+		if !ok {
+			if ag, err = s.agency(ctx, r.AgencyID); err != nil {
+				return nil, err
+			}
+			names[r.AgencyID] = ag
+		}
+		pt := &casesv1.Participant{
+			CaseId: req.GetCaseId(), AgencyId: r.AgencyID, AgencyOri: ag.GetOri(), AgencyName: ag.GetName(),
+			Relation: relationEnum(r.Relation), Source: r.Source, CreateTime: timestamppb.New(r.CreateTime),
+		}
+		if r.ExpireTime != nil {
+			pt.ExpireTime = timestamppb.New(*r.ExpireTime)
+		}
+		resp.Participants = append(resp.Participants, pt)
+	}
+	return resp, nil
+}
+
+// RemoveParticipant ends an agency's direct share.
+func (s *Server) RemoveParticipant(ctx context.Context, req *casesv1.RemoveParticipantRequest) (*casesv1.RemoveParticipantResponse, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := caseResource(req.GetCaseId())
+	if err := s.authz.Authorize(ctx, s.pool, p, "case", "unshare", res); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	ag, err := s.agency(ctx, req.GetAgencyId())
+	if err != nil && status.Code(err) != codes.NotFound {
+		return nil, err
+	}
+	ori := req.GetAgencyId()
+	if ag != nil {
+		ori = ag.GetOri()
+	}
+	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		n, err := authz.Delete(ctx, tx, res, req.GetAgencyId(), authz.RelContributor, authz.RelViewer)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errNoShare
+		}
+		body := "Unshared from " + ori
+		if r := req.GetReason(); r != "" {
+			body += ": " + r
+		}
+		if err := s.timeline(ctx, tx, p, req.GetCaseId(), "SHARING", body, s.timestamp()); err != nil {
+			return err
+		}
+		audit.Annotate(ctx, func(e *audit.Event) {
+			e.ResourceType, e.ResourceID, e.CaseID = "participant", req.GetAgencyId(), req.GetCaseId()
+		})
+		return audit.Write(ctx, tx)
+	})
+	if errors.Is(err, errNoShare) {
+		return nil, status.Error(codes.NotFound, "the case is not directly shared with that agency")
+	}
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &casesv1.RemoveParticipantResponse{}, nil
+}
+
+var errNoShare = errors.New("no direct share")
+
+// ExplainAccess explains another user's access to the case.
+func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRequest) (*casesv1.ExplainAccessResponse, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := caseResource(req.GetCaseId())
+	if err := s.authz.Authorize(ctx, s.pool, p, "case", "explain_access", res); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	perm := req.GetPermission()
+	if perm == "" {
+		perm = "case.read"
+	}
+	obj, act, _ := strings.Cut(perm, ".")
+	if acts, ok := authz.Objects[obj]; !ok || !containsStr(acts, act) {
+		return nil, rpc.FieldError("permission", fmt.Sprintf("unknown permission %q", perm))
+	}
+	who, err := auth.LookupByEmail(ctx, s.pool, req.GetEmail())
+	if errors.Is(err, auth.ErrUnknownUser) {
+		return nil, rpc.FieldError("email", "no active user with that e-mail")
+	}
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	d, err := s.authz.Explain(ctx, s.pool, who, obj, act, res)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &casesv1.ExplainAccessResponse{
+		Email: who.Email, AgencyId: who.AgencyID, AgencyOri: who.AgencyORI, AgencyKind: who.AgencyKind,
+		Roles: who.Roles, Permission: perm, Relations: nonNilStrings(d.Relations),
+		MatchedPolicyLines: nonNilStrings(d.Matched), Allowed: d.Allowed, Visible: d.Visible,
+	}, nil
+}
+
+func containsStr(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,301 @@
+// Package liaison is the Liaison service (casebridge.liaison.v1): the agency
+// directory — agencies and users — and the relationships between agencies.
+package liaison
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/pagetoken"
+	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/liaison/internal/store"
+)
+
+const (
+	defaultPageSize = 25
+	maxPageSize     = 100
+)
+
+// DirectoryServer implements liaisonv1.DirectoryServiceServer.
+type DirectoryServer struct {
+	liaisonv1.UnimplementedDirectoryServiceServer
+	pool   *pgxpool.Pool
+	authz  *authz.Authorizer
+	logger *slog.Logger
+}
+
+// NewDirectoryServer returns the directory on pool.
+func NewDirectoryServer(pool *pgxpool.Pool, az *authz.Authorizer, logger *slog.Logger) *DirectoryServer {
+	return &DirectoryServer{pool: pool, authz: az, logger: logger}
+}
+
+func principal(ctx context.Context) (*auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "authentication required")
+	}
+	return p, nil
+}
+
+func pageSize(n int32) int {
+	switch {
+	case n <= 0:
+		return defaultPageSize
+	case n > maxPageSize:
+		return maxPageSize
+	}
+	return int(n)
+}
+
+func agencyToProto(a *store.Agency) *liaisonv1.Agency {
+	return &liaisonv1.Agency{
+		Id: a.ID, Ori: a.ORI, Name: a.Name,
+		Kind:         liaisonv1.AgencyKind(liaisonv1.AgencyKind_value["AGENCY_KIND_"+a.Kind]),
+		Jurisdiction: a.Jurisdiction, Active: a.Active,
+		CreateTime: timestamppb.New(a.CreateTime), UpdateTime: timestamppb.New(a.UpdateTime),
+	}
+}
+
+func userEtag(u *store.User) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "user/%s/%d", u.ID, u.Version))
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+func userToProto(u *store.User) *liaisonv1.User {
+	out := &liaisonv1.User{
+		Id: u.ID, AgencyId: u.AgencyID, Email: u.Email, DisplayName: u.DisplayName, Roles: u.Roles,
+		Active: u.Active, CreateTime: timestamppb.New(u.CreateTime), UpdateTime: timestamppb.New(u.UpdateTime),
+		Etag: userEtag(u),
+	}
+	if u.Issuer != nil {
+		out.Issuer = *u.Issuer
+	}
+	if u.Subject != nil {
+		out.Subject = *u.Subject
+	}
+	return out
+}
+
+// ListAgencies lists every agency; the directory is readable by every
+// authenticated user.
+func (s *DirectoryServer) ListAgencies(ctx context.Context, req *liaisonv1.ListAgenciesRequest) (*liaisonv1.ListAgenciesResponse, error) {
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	bind := pagetoken.Bind("ListAgencies")
+	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 1)
+	if err != nil {
+		return nil, rpc.FieldError("pageToken", "invalid page token")
+	}
+	after := ""
+	if keys != nil {
+		after = keys[0]
+	}
+	limit := pageSize(req.GetPageSize()) + 1
+	rows, err := store.ListAgencies(ctx, s.pool, after, limit)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &liaisonv1.ListAgenciesResponse{}
+	if len(rows) == limit {
+		rows = rows[:limit-1]
+		resp.NextPageToken = pagetoken.Encode(bind, rows[len(rows)-1].ORI)
+	}
+	for _, a := range rows {
+		resp.Agencies = append(resp.Agencies, agencyToProto(a))
+	}
+	return resp, nil
+}
+
+// GetAgency returns one agency.
+func (s *DirectoryServer) GetAgency(ctx context.Context, req *liaisonv1.GetAgencyRequest) (*liaisonv1.GetAgencyResponse, error) {
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	a, err := store.GetAgency(ctx, s.pool, req.GetAgencyId())
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.GetAgencyResponse{Agency: agencyToProto(a)}, nil
+}
+
+// ListUsers lists the users of the caller's own agency.
+func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUsersRequest) (*liaisonv1.ListUsersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.GetAgency(ctx, s.pool, req.GetAgencyId()); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	if err := s.authz.AuthorizeAgency(p, req.GetAgencyId(), "user", "read"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	bind := pagetoken.Bind("ListUsers", req.GetAgencyId())
+	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 1)
+	if err != nil {
+		return nil, rpc.FieldError("pageToken", "invalid page token")
+	}
+	after := ""
+	if keys != nil {
+		after = keys[0]
+	}
+	limit := pageSize(req.GetPageSize()) + 1
+	rows, err := store.ListUsers(ctx, s.pool, req.GetAgencyId(), after, limit)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &liaisonv1.ListUsersResponse{}
+	if len(rows) == limit {
+		rows = rows[:limit-1]
+		resp.NextPageToken = pagetoken.Encode(bind, strings.ToLower(rows[len(rows)-1].Email))
+	}
+	for _, u := range rows {
+		resp.Users = append(resp.Users, userToProto(u))
+	}
+	return resp, nil
+}
+
+// CreateUser adds an account to the admin's own agency.
+func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateUserRequest) (*liaisonv1.CreateUserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeAgency(p, req.GetAgencyId(), "user", "create"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	in := req.GetUser()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u := &store.User{
+		ID: uuid.NewString(), AgencyID: req.GetAgencyId(), Email: strings.ToLower(in.GetEmail()),
+		DisplayName: in.GetDisplayName(), Roles: nonNil(in.GetRoles()), Active: true, CreateTime: now, UpdateTime: now, Version: 1,
+	}
+	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := store.InsertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		annotateUser(ctx, u)
+		return audit.Write(ctx, tx)
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.CreateUserResponse{User: userToProto(u)}, nil
+}
+
+func annotateUser(ctx context.Context, u *store.User) {
+	audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "user", u.ID })
+}
+
+// UpdateUser changes display_name, roles or active.
+func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateUserRequest) (*liaisonv1.UpdateUserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetUser()
+	mask := map[string]bool{}
+	for _, path := range req.GetUpdateMask().GetPaths() {
+		switch path {
+		case "display_name", "displayName":
+			mask["display_name"] = true
+		case "roles", "active":
+			mask[path] = true
+		case "id", "agency_id", "agencyId", "etag", "email", "issuer", "subject", "create_time", "createTime", "update_time", "updateTime":
+			// Server-owned or immutable: sent back unchanged, ignored.
+		default:
+			return nil, rpc.FieldError("updateMask", fmt.Sprintf("%q cannot be updated", path))
+		}
+	}
+	if len(mask) == 0 {
+		return nil, rpc.FieldError("updateMask", "name at least one of displayName, roles, active")
+	}
+	if err := s.authz.AuthorizeAgency(p, in.GetAgencyId(), "user", "update"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	if in.GetId() == p.UserID && (mask["active"] && !in.GetActive() || mask["roles"] && !slices.Contains(in.GetRoles(), "admin")) {
+		return nil, status.Error(codes.FailedPrecondition, "an administrator cannot deactivate themselves or drop their own admin role")
+	}
+	u, err := s.mutateUser(ctx, in.GetAgencyId(), in.GetId(), in.GetEtag(), func(u *store.User) {
+		if mask["display_name"] {
+			u.DisplayName = in.GetDisplayName()
+		}
+		if mask["roles"] {
+			u.Roles = nonNil(in.GetRoles())
+		}
+		if mask["active"] {
+			u.Active = in.GetActive()
+		}
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.UpdateUserResponse{User: userToProto(u)}, nil
+}
+
+// DeactivateUser refuses the user from their next request on.
+func (s *DirectoryServer) DeactivateUser(ctx context.Context, req *liaisonv1.DeactivateUserRequest) (*liaisonv1.DeactivateUserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeAgency(p, req.GetAgencyId(), "user", "update"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	if req.GetUserId() == p.UserID {
+		return nil, status.Error(codes.FailedPrecondition, "an administrator cannot deactivate themselves")
+	}
+	u, err := s.mutateUser(ctx, req.GetAgencyId(), req.GetUserId(), "", func(u *store.User) { u.Active = false })
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.DeactivateUserResponse{User: userToProto(u)}, nil
+}
+
+func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, etag string, fn func(*store.User)) (*store.User, error) {
+	var out *store.User
+	err := postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		u, err := store.LockUser(ctx, tx, agencyID, id)
+		if err != nil {
+			return err
+		}
+		if etag != "" && etag != userEtag(u) {
+			return errStale
+		}
+		fn(u)
+		u.UpdateTime = time.Now().UTC().Truncate(time.Microsecond)
+		if err := store.SaveUser(ctx, tx, u); err != nil {
+			return err
+		}
+		out = u
+		annotateUser(ctx, u)
+		return audit.Write(ctx, tx)
+	})
+	return out, err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
