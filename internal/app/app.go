@@ -58,6 +58,13 @@ type Config struct {
 	// apart from its services. Default: every service at GRPCAddr.
 	Upstreams map[string]string
 	Logger    *slog.Logger
+	// DBRole, when set, is the database role the services run as (SET ROLE
+	// on every connection; --db-role): casebridge_app, which may only
+	// INSERT and SELECT the audit trail. "" keeps the login's role.
+	DBRole string
+	// DisableAudit turns the audit interceptor off. For benchmarks only
+	// (to measure what auditing costs); never exposed as a flag.
+	DisableAudit bool
 }
 
 // Validate checks cfg and fills defaults.
@@ -170,19 +177,24 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	if a.engine, err = authz.NewEngine(pol); err != nil {
 		return err
 	}
-	if a.pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+	if a.pool, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.WithRole(cfg.DBRole)); err != nil {
 		return err
 	}
 	issuers := slices.Clone(cfg.Issuers)
 	if dev != nil {
-		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience})
+		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience, BindByEmail: true})
 	}
-	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger))
+	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool),
+		auth.WithLogger(cfg.Logger), auth.WithKnownRoles(authz.Roles...))
 	a.audit = audit.NewWriter(a.pool, cfg.Logger)
+	auditor := audit.Interceptor(a.audit)
+	if cfg.DisableAudit {
+		auditor = nil
+	}
 	az := authz.NewAuthorizer(a.engine)
 	a.grpcSrv = rpc.NewServer(rpc.Config{
 		Logger: cfg.Logger,
-		Audit:  audit.Interceptor(a.audit),
+		Audit:  auditor,
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})

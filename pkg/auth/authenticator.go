@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -35,6 +36,8 @@ type Authenticator struct {
 	logger           *slog.Logger
 	now              func() time.Time
 	discoveryTimeout time.Duration
+	// roles are the role names provisioning accepts from claims.
+	roles []string
 }
 
 // Option configures an Authenticator.
@@ -57,6 +60,13 @@ func WithHTTPClient(c *http.Client) Option {
 // (warn). The default is slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(a *Authenticator) { a.logger = l }
+}
+
+// WithKnownRoles sets the role names that provisioning and role sync accept
+// from an issuer's roles claim; others are ignored. Without it, roles are
+// never taken from claims.
+func WithKnownRoles(roles ...string) Option {
+	return func(a *Authenticator) { a.roles = roles }
 }
 
 // WithClock sets the clock used for exp and nbf checks (tests).
@@ -100,7 +110,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, rawToken string) (*Pri
 		return nil, err
 	}
 	p, err := a.dir.ResolveUser(ctx, claims.Issuer, claims.Subject)
+	prov, canProvision := a.dir.(Provisioner)
+	cfg := a.issuers[claims.IssuerURL].cfg
+	claimed := knownRoles(claims.Roles, a.roles)
+	if errors.Is(err, ErrUnknownUser) && canProvision {
+		p, err = prov.Provision(ctx, claims, claimed, cfg.BindByEmail)
+	} else if err == nil && canProvision && claims.Roles != nil && !slices.Equal(sortedCopy(p.Roles), claimed) {
+		// The identity provider is the source of truth for roles when it
+		// sends them: a role removed there is removed here at next sign-in.
+		err = prov.SyncRoles(ctx, p, claimed)
+	}
 	switch {
+	case errors.Is(err, ErrUnknownAgency):
+		return nil, unauthenticated("unknown agency", err)
 	case errors.Is(err, ErrUnknownUser):
 		return nil, unauthenticated("unknown or inactive user", err)
 	case err != nil && ctx.Err() != nil:
@@ -111,6 +133,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, rawToken string) (*Pri
 		return nil, fmt.Errorf("%w: directory returned no user and no error", ErrUnavailable)
 	}
 	return p, nil
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	if c == nil {
+		c = []string{}
+	}
+	return c
 }
 
 // VerifyToken checks rawToken's signature, issuer, audience and validity

@@ -22,6 +22,11 @@ type IssuerConfig struct {
 	// for authorization, which takes roles from the directory.
 	AgencyClaim string
 	RolesClaim  string
+	// BindByEmail lets a token's e-mail claim take over an account an agency
+	// admin created (and nobody has signed into yet) in any agency. Only for
+	// the development issuer, whose tokens carry no agency claim; real
+	// issuers bind only within the agency their token names.
+	BindByEmail bool
 }
 
 // Validate reports a configuration that could never verify a token.

@@ -193,7 +193,8 @@ type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Server-owned on create: the path's agency.
-	AgencyId    string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	AgencyId string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// Required on create; immutable afterwards.
 	Email       string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Roles: detective, supervisor, liaison, analyst, evidence_custodian,
@@ -925,12 +926,12 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd6\x03\n" +
+	"updateTime\"\xd9\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
-	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12 \n" +
-	"\x05email\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12#\n" +
+	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
 	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12q\n" +
 	"\x05roles\x18\x05 \x03(\tB[\xbaHX\x92\x01U\x10\a\x18\x01\"OrMR\tdetectiveR\n" +
 	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\x05roles\x12\x16\n" +
