@@ -1,0 +1,173 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casebridge/casebridge/internal/apptest"
+	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/auth/devissuer"
+	"github.com/casebridge/casebridge/pkg/authz"
+)
+
+// world is a generated population: agencies of every kind, users of several
+// roles, cases with random sharing and expiry.
+type world struct {
+	agencies []worldAgency
+	users    []*auth.Principal
+	cases    int
+}
+
+type worldAgency struct{ id, ori, kind string }
+
+var kinds = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL"}
+
+// generateWorld writes the world straight into the database.
+func generateWorld(t testing.TB, s *apptest.System, seed uint64, nAgencies, nCases int) *world {
+	t.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	w := &world{cases: nCases}
+	roles := [][]string{{"detective"}, {"supervisor"}, {"analyst"}, {"liaison"}, {"auditor"}}
+	var agencyRows, userRows [][]any
+	for i := range nAgencies {
+		a := worldAgency{uuid.NewString(), fmt.Sprintf("NY%07d", i), kinds[i%len(kinds)]}
+		w.agencies = append(w.agencies, a)
+		agencyRows = append(agencyRows, []any{a.id, a.ori, "Agency " + a.ori, a.kind})
+		for j, r := range roles {
+			if j >= 2 && rng.IntN(2) == 0 {
+				continue
+			}
+			email := fmt.Sprintf("u%d.%d@%s.example", i, j, a.ori)
+			p := &auth.Principal{UserID: uuid.NewString(), Email: email, AgencyID: a.id, AgencyORI: a.ori, AgencyKind: a.kind, Roles: r}
+			w.users = append(w.users, p)
+			userRows = append(userRows, []any{p.UserID, a.id, devissuer.Name, email, email, r})
+		}
+	}
+	_, err := s.Pool.CopyFrom(ctx, pgx.Identifier{"liaison", "agencies"}, []string{"id", "ori", "name", "kind"}, pgx.CopyFromRows(agencyRows))
+	require.NoError(t, err)
+	_, err = s.Pool.CopyFrom(ctx, pgx.Identifier{"liaison", "users"}, []string{"id", "agency_id", "issuer", "subject", "email", "roles"}, pgx.CopyFromRows(userRows))
+	require.NoError(t, err)
+
+	var caseRows, relRows [][]any
+	base := time.Now().Add(-48 * time.Hour).UTC()
+	rels := []string{authz.RelContributor, authz.RelViewer, authz.RelRequester}
+	for i := range nCases {
+		lead := w.agencies[rng.IntN(len(w.agencies))]
+		id := uuid.NewString()
+		ct := base.Add(time.Duration(i) * time.Second)
+		caseRows = append(caseRows, []any{id, fmt.Sprintf("%s-2026-%06d", lead.ori, i+1), lead.id, lead.ori,
+			fmt.Sprintf("generated case %d", i), "OPEN", "MEDIUM", ct, ct, uuid.NewString(), "gen@example", "gen@example"})
+		relRows = append(relRows, []any{"case", id, lead.id, authz.RelLead, nil})
+		for range rng.IntN(4) {
+			other := w.agencies[rng.IntN(len(w.agencies))]
+			if other.id == lead.id {
+				continue
+			}
+			var exp any
+			switch rng.IntN(3) {
+			case 0:
+				exp = time.Now().Add(-time.Hour) // lapsed
+			case 1:
+				exp = time.Now().Add(24 * time.Hour)
+			}
+			relRows = append(relRows, []any{"case", id, other.id, rels[rng.IntN(len(rels))], exp})
+		}
+	}
+	_, err = s.Pool.CopyFrom(ctx, pgx.Identifier{"cases", "cases"},
+		[]string{"id", "case_number", "lead_agency_id", "lead_agency_ori", "title", "status", "priority", "create_time", "update_time", "create_user_id", "create_user_email", "update_user_email"},
+		pgx.CopyFromRows(caseRows))
+	require.NoError(t, err)
+	// Duplicate (case, agency, relation) pairs are possible; insert through
+	// ON CONFLICT rather than COPY.
+	batch := &pgx.Batch{}
+	for _, r := range relRows {
+		batch.Queue(`INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation, expire_time) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, r...)
+	}
+	require.NoError(t, s.Pool.SendBatch(ctx, batch).Close())
+	return w
+}
+
+// TestListMatchesAuthorize holds both paths to one answer: for every user,
+// List returns exactly the cases Authorize permits, across all pages.
+func TestListMatchesAuthorize(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	w := generateWorld(t, s, 42, 24, 2000)
+	pol, err := authz.LoadPolicyFile("")
+	require.NoError(t, err)
+	engine, err := authz.NewEngine(pol)
+	require.NoError(t, err)
+	az := authz.NewAuthorizer(engine)
+
+	var ids []string
+	checked := 0
+	rows, err := s.Pool.Query(context.Background(), `SELECT id::text FROM cases.cases`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, ids, w.cases)
+
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, u := range w.users {
+		var listed []string
+		token := ""
+		for {
+			r := s.Do(t, u.Email, "GET", "/v1/cases?page_size=100&page_token="+token, nil)
+			if slices.Equal(u.Roles, []string{"auditor"}) {
+				require.Equal(t, http.StatusForbidden, r.Status, "auditors read no cases")
+				break
+			}
+			require.Equal(t, http.StatusOK, r.Status, "%s: %s", u.Email, r.Raw)
+			for _, c := range r.List("cases") {
+				listed = append(listed, c["id"].(string))
+			}
+			if token = r.Str("nextPageToken"); token == "" {
+				break
+			}
+		}
+		// Authorize every case the agency holds any relation to (expired
+		// ones included) and a random sample of the others, which must all
+		// be refused.
+		var candidates []string
+		rows, err := s.Pool.Query(ctx, `SELECT DISTINCT resource_id::text FROM authz.relations WHERE resource_type = 'case' AND agency_id = $1`, u.AgencyID)
+		require.NoError(t, err)
+		for rows.Next() {
+			var id string
+			require.NoError(t, rows.Scan(&id))
+			candidates = append(candidates, id)
+		}
+		require.NoError(t, rows.Err())
+		var allowed []string
+		for _, id := range candidates {
+			if az.Authorize(ctx, s.Pool, u, "case", "read", authz.Resource{Type: "case", ID: id}) == nil {
+				allowed = append(allowed, id)
+			}
+		}
+		for range 20 {
+			id := ids[rng.IntN(len(ids))]
+			if !slices.Contains(candidates, id) {
+				require.Error(t, az.Authorize(ctx, s.Pool, u, "case", "read", authz.Resource{Type: "case", ID: id}))
+			}
+		}
+		slices.Sort(listed)
+		slices.Sort(allowed)
+		require.Equal(t, allowed, listed, "user %s (%v, %s)", u.Email, u.Roles, u.AgencyKind)
+		checked += len(candidates)
+	}
+	t.Logf("%d users, %d cases, %d authorizations compared with their lists", len(w.users), len(ids), checked)
+}

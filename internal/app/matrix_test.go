@@ -1,0 +1,291 @@
+package app_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/casebridge/casebridge/internal/apptest"
+	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/pkg/authz"
+)
+
+type matrixRow struct {
+	line                           int
+	method, user, relation, expect string
+}
+
+func loadMatrix(t *testing.T) []matrixRow {
+	t.Helper()
+	f, err := os.Open("testdata/authz_matrix.csv")
+	require.NoError(t, err)
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	recs, err := r.ReadAll()
+	require.NoError(t, err)
+	var rows []matrixRow
+	for i, rec := range recs[1:] {
+		require.Len(t, rec, 4, "row %d", i+2)
+		rows = append(rows, matrixRow{i + 2, rec[0], rec[1], rec[2], rec[3]})
+	}
+	return rows
+}
+
+// fixture is the world one row runs against.
+type fixture struct {
+	s        *apptest.System
+	caseID   string
+	actor    string // the user's agency id
+	target   string // agency-scoped methods: the agency acted on
+	targetID string // a user of target, for user methods
+}
+
+// call is one RPC, spelled for both transports.
+type call struct {
+	httpMethod, path string
+	body             any
+	grpc             string // the request message as protojson
+}
+
+func agencyOf(email string) string {
+	for _, u := range demo.Users {
+		if u.Email == email {
+			return demo.AgencyID(u.Agency)
+		}
+	}
+	panic("unknown demo user " + email)
+}
+
+// calls builds, per RPC, a request that succeeds when authorization allows
+// it. A registered RPC missing here or in the matrix fails the test.
+var calls = map[string]func(f *fixture) call{
+	"CaseService.CreateCase": func(f *fixture) call {
+		return call{"POST", "/v1/cases", map[string]any{"title": "matrix"}, `{"case": {"title": "matrix"}}`}
+	},
+	"CaseService.GetCase": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID, nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"CaseService.ListCases": func(f *fixture) call { return call{"GET", "/v1/cases", nil, `{}`} },
+	"CaseService.UpdateCase": func(f *fixture) call {
+		return call{"PATCH", "/v1/cases/" + f.caseID, map[string]any{"summary": "m"},
+			fmt.Sprintf(`{"case": {"id": %q, "summary": "m"}, "updateMask": "summary"}`, f.caseID)}
+	},
+	"CaseService.CloseCase": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + ":close", map[string]any{"reason": "m"}, fmt.Sprintf(`{"caseId": %q, "reason": "m"}`, f.caseID)}
+	},
+	"CaseService.ReopenCase": func(f *fixture) call {
+		closeCase(f)
+		return call{"POST", "/v1/cases/" + f.caseID + ":reopen", map[string]any{}, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"CaseService.CreateNote": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/notes", map[string]any{"body": "m"}, fmt.Sprintf(`{"caseId": %q, "note": {"body": "m"}}`, f.caseID)}
+	},
+	"CaseService.ListNotes": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/notes", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"CaseService.AddParticipant": func(f *fixture) call {
+		nh := demo.AgencyID("newhaven")
+		return call{"POST", "/v1/cases/" + f.caseID + "/participants",
+			map[string]any{"agencyId": nh, "relation": "RELATION_VIEWER", "reason": "m"},
+			fmt.Sprintf(`{"caseId": %q, "agencyId": %q, "relation": "RELATION_VIEWER", "reason": "m"}`, f.caseID, nh)}
+	},
+	"CaseService.ListParticipants": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/participants", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"CaseService.RemoveParticipant": func(f *fixture) call {
+		usss := demo.AgencyID("usss")
+		grant(f, usss, authz.RelViewer)
+		return call{"DELETE", "/v1/cases/" + f.caseID + "/participants/" + usss, nil,
+			fmt.Sprintf(`{"caseId": %q, "agencyId": %q}`, f.caseID, usss)}
+	},
+	"CaseService.ExplainAccess": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + ":explainAccess?email=sa.harris@fbi.example", nil,
+			fmt.Sprintf(`{"caseId": %q, "email": "sa.harris@fbi.example"}`, f.caseID)}
+	},
+	"DirectoryService.ListAgencies": func(f *fixture) call { return call{"GET", "/v1/agencies", nil, `{}`} },
+	"DirectoryService.GetAgency": func(f *fixture) call {
+		return call{"GET", "/v1/agencies/" + f.target, nil, fmt.Sprintf(`{"agencyId": %q}`, f.target)}
+	},
+	"DirectoryService.ListUsers": func(f *fixture) call {
+		return call{"GET", "/v1/agencies/" + f.target + "/users", nil, fmt.Sprintf(`{"agencyId": %q}`, f.target)}
+	},
+	"DirectoryService.CreateUser": func(f *fixture) call {
+		email := "m." + uuid.NewString()[:8] + "@matrix.example"
+		return call{"POST", "/v1/agencies/" + f.target + "/users", map[string]any{"email": email, "roles": []string{"detective"}},
+			fmt.Sprintf(`{"agencyId": %q, "user": {"email": %q, "roles": ["detective"]}}`, f.target, email)}
+	},
+	"DirectoryService.UpdateUser": func(f *fixture) call {
+		return call{"PATCH", "/v1/agencies/" + f.target + "/users/" + f.targetUser(), map[string]any{"displayName": "m"},
+			fmt.Sprintf(`{"user": {"id": %q, "agencyId": %q, "displayName": "m"}, "updateMask": "displayName"}`, f.targetID, f.target)}
+	},
+	"DirectoryService.DeactivateUser": func(f *fixture) call {
+		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + ":deactivate", map[string]any{},
+			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
+	},
+}
+
+// targetUser creates a user in the target agency for user methods.
+func (f *fixture) targetUser() string {
+	if f.targetID == "" {
+		f.targetID = uuid.NewString()
+		_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO liaison.users (id, agency_id, email, roles) VALUES ($1, $2, $3, '{detective}')`,
+			f.targetID, f.target, "t."+f.targetID[:8]+"@matrix.example")
+		if err != nil {
+			panic(err)
+		}
+	}
+	return f.targetID
+}
+
+func grant(f *fixture, agency, rel string) {
+	err := authz.Write(context.Background(), f.s.Pool, authz.Grant{Resource: authz.Resource{Type: "case", ID: f.caseID}, AgencyID: agency, Relation: rel})
+	if err != nil {
+		panic(err)
+	}
+}
+
+func closeCase(f *fixture) {
+	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE cases.cases SET status = 'CLOSED', version = version + 1 WHERE id = $1`, f.caseID); err != nil {
+		panic(err)
+	}
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	rows := loadMatrix(t)
+
+	for _, r := range rows {
+		mk, ok := calls[r.method]
+		require.True(t, ok, "line %d: unknown method %s", r.line, r.method)
+		for _, transport := range []string{"http", "grpc"} {
+			t.Run(fmt.Sprintf("%d_%s_%s_%s_%s", r.line, r.method, r.user, r.relation, transport), func(t *testing.T) {
+				f := setupRow(t, s, r)
+				c := mk(f)
+				var got string
+				if transport == "http" {
+					resp := s.Do(t, r.user, c.httpMethod, c.path, c.body)
+					got = map[int]string{200: "allow", 403: "deny", 404: "hidden"}[resp.Status]
+					if got == "" {
+						got = fmt.Sprintf("status %d: %s", resp.Status, resp.Raw)
+					}
+				} else {
+					got = invokeGRPC(t, s, r.user, c, r.method)
+				}
+				require.Equal(t, r.expect, got, "matrix line %d", r.line)
+			})
+		}
+	}
+
+	// Every RPC has a call and at least one matrix row: a new RPC cannot
+	// ship without an authorization decision written down here.
+	covered := map[string]bool{}
+	for _, r := range rows {
+		covered[r.method] = true
+	}
+	for _, full := range s.App.Methods() {
+		name := shortName(full)
+		_, ok := calls[name]
+		assert.True(t, ok, "RPC %s has no call in matrix_test.go", full)
+		assert.True(t, covered[name], "RPC %s has no row in testdata/authz_matrix.csv", full)
+	}
+}
+
+func shortName(full string) string {
+	svc, m, _ := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	return svc[strings.LastIndex(svc, ".")+1:] + "." + m
+}
+
+func setupRow(t *testing.T, s *apptest.System, r matrixRow) *fixture {
+	t.Helper()
+	f := &fixture{s: s, actor: agencyOf(r.user)}
+	switch r.relation {
+	case "member":
+		f.target = f.actor
+	case "other":
+		f.target = demo.AgencyID("hartford")
+		if f.actor == f.target {
+			f.target = demo.AgencyID("csp")
+		}
+	default:
+		c := s.Do(t, "det.alvarez@csp.example", "POST", "/v1/cases", map[string]any{"title": "matrix fixture"})
+		require.Equal(t, http.StatusOK, c.Status)
+		f.caseID = c.Str("id")
+		switch r.relation {
+		case "lead":
+			require.Equal(t, demo.AgencyID("csp"), f.actor, "line %d: lead rows need a CSP user", r.line)
+		case "none":
+		default:
+			grant(f, f.actor, r.relation)
+		}
+	}
+	return f
+}
+
+func invokeGRPC(t *testing.T, s *apptest.System, email string, c call, method string) string {
+	t.Helper()
+	conn, ctx := s.GRPC(t, email)
+	full := fullMethod(t, method)
+	md := findMethod(t, full)
+	in, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+	require.NoError(t, err)
+	out, err := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
+	require.NoError(t, err)
+	req := in.New().Interface()
+	require.NoError(t, protojson.Unmarshal([]byte(c.grpc), req))
+	resp := out.New().Interface()
+	err = conn.Invoke(ctx, full, req, resp)
+	switch status.Code(err) {
+	case codes.OK:
+		return "allow"
+	case codes.PermissionDenied:
+		return "deny"
+	case codes.NotFound:
+		return "hidden"
+	}
+	return fmt.Sprintf("code %s: %v", status.Code(err), err)
+}
+
+
+func fullMethod(t *testing.T, short string) string {
+	t.Helper()
+	svc, m, _ := strings.Cut(short, ".")
+	var found string
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			if string(sd.Name()) == svc && strings.HasPrefix(string(sd.FullName()), "casebridge.") {
+				found = "/" + string(sd.FullName()) + "/" + m
+				return false
+			}
+		}
+		return true
+	})
+	require.NotEmpty(t, found, "no service %s", svc)
+	return found
+}
+
+func findMethod(t *testing.T, full string) protoreflect.MethodDescriptor {
+	t.Helper()
+	svc, m, _ := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	require.NoError(t, err)
+	md := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(m))
+	require.NotNil(t, md)
+	return md
+}
