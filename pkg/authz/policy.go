@@ -31,13 +31,29 @@ var defaultPolicy string
 var (
 	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin"}
 	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "*"}
-	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember}
+	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder}
 	// Objects maps each object type to its actions.
 	Objects = map[string][]string{
-		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access"},
+		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit"},
+		"audit":       {"read"}, // the own agency's audit trail (member relation)
 		"note":        {"read", "create"},
 		"participant": {"read"},
 		"user":        {"read", "create", "update"},
+		"evidence":    {"create", "read", "verify"}, // exhibits (issue 4)
+		"custody":     {"create", "read"},           // an exhibit's chain of custody (issue 4)
+		// Referrals (issue 5): resource type "referral" for both kinds; the
+		// object names the kind so the policy can differ per kind. read is
+		// on "referral" only (it decides visibility).
+		"referral":           {"create", "read", "update", "submit", "withdraw", "acknowledge", "accept", "decline", "return"},
+		"assistance_request": {"create", "update", "submit", "withdraw", "acknowledge", "accept", "decline", "return"},
+		// Liaison (issue 6), all decided on the member relation of the
+		// agency that owns the record; reading contacts, assignments, task
+		// forces and agreements needs no policy (every authenticated user).
+		"contact":            {"create", "update", "delete"},
+		"liaison_assignment": {"create", "delete"},
+		"taskforce":          {"create", "update"},
+		"agreement":          {"create", "update"},
+		"engagement":         {"read", "create", "update"},
 	}
 )
 
@@ -50,6 +66,9 @@ const (
 	RelRecipient   = "recipient"
 	// RelMember is the relation every agency holds to itself (its users).
 	RelMember = "member"
+	// RelHolder is the relation of the agency holding an evidence item (on
+	// resource type "evidence"): its custodians record custody and checks.
+	RelHolder = "holder"
 )
 
 // Rule is one policy line.
@@ -159,12 +178,39 @@ func checkWord(line int, what, got string, allowed []string) error {
 // engine is one loaded policy: a casbin enforcer plus a memo of Permitting
 // answers. It is never mutated after build; a reload swaps in a new one.
 type engine struct {
-	policy *Policy
-	e      *casbin.Enforcer
-	memo   sync.Map // permitKey -> []string
+	policy  *Policy
+	e       *casbin.Enforcer
+	memo    sync.Map // permitKey -> []string
+	allowed sync.Map // decisionKey -> decision
 }
 
 type permitKey struct{ roles, kind, obj, act string }
+
+type decisionKey struct{ role, kind, rel, obj, act string }
+
+type decision struct {
+	ok   bool
+	line string
+}
+
+// decide asks casbin once per distinct question and remembers the answer.
+// casbin evaluates its matcher against every policy line (tens of
+// microseconds for the default policy); the engine's policy never changes
+// (a reload builds a new engine), so the memo is exact and bounded by
+// roles × kinds × relations × permissions.
+func (en *engine) decide(role, kind, rel, obj, act string) decision {
+	k := decisionKey{role, kind, rel, obj, act}
+	if v, ok := en.allowed.Load(k); ok {
+		return v.(decision)
+	}
+	var d decision
+	ok, expl, err := en.e.EnforceEx(role, kind, rel, obj, act)
+	if err == nil && ok {
+		d = decision{ok: true, line: "p, " + strings.Join(expl, ", ")}
+	}
+	en.allowed.Store(k, d)
+	return d
+}
 
 func newEngine(pol *Policy) (*engine, error) {
 	m, err := model.NewModelFromString(modelText)
@@ -228,9 +274,8 @@ func (e *Engine) Allowed(roles []string, kind, relation, obj, act string) (bool,
 	en := e.cur.Load()
 	var matched []string
 	for _, role := range roles {
-		ok, expl, err := en.e.EnforceEx(role, kind, relation, obj, act)
-		if err == nil && ok {
-			matched = append(matched, "p, "+strings.Join(expl, ", ")+" (as "+role+")")
+		if d := en.decide(role, kind, relation, obj, act); d.ok {
+			matched = append(matched, d.line+" (as "+role+")")
 		}
 	}
 	return len(matched) > 0, matched
@@ -249,7 +294,7 @@ func (e *Engine) Permitting(roles []string, kind, obj, act string) []string {
 	var rels []string
 	for _, rel := range Relations {
 		for _, role := range sorted {
-			if ok, _ := en.e.Enforce(role, kind, rel, obj, act); ok {
+			if en.decide(role, kind, rel, obj, act).ok {
 				rels = append(rels, rel)
 				break
 			}
