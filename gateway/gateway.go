@@ -12,20 +12,26 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/casebridge/casebridge/gateway/openapi"
+	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
@@ -53,8 +59,16 @@ type Gateway struct {
 
 // registrations lists each service's gateway registration by upstream name.
 var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"cases":   casesv1.RegisterCaseServiceHandler,
-	"liaison": liaisonv1.RegisterDirectoryServiceHandler,
+	"cases": casesv1.RegisterCaseServiceHandler,
+	"liaison": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		if err := liaisonv1.RegisterDirectoryServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		return liaisonv1.RegisterLiaisonServiceHandler(ctx, mux, conn)
+	},
+	"evidence":  evidencev1.RegisterEvidenceServiceHandler,
+	"audit":     auditv1.RegisterAuditServiceHandler,
+	"referrals": referralsv1.RegisterReferralServiceHandler,
 }
 
 // Services is the list of upstream names the gateway knows.
@@ -74,10 +88,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		// HTTPBodyMarshaler: a google.api.HttpBody response (the CSV
+		// audit report) is sent as its bytes; everything else as protojson.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithForwardResponseOption(httpBodyContentType),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
@@ -116,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	for prefix, h := range cfg.Mounts {
 		root.Handle(prefix, h)
 	}
-	g.handler = withRequestID(limitBody(root))
+	g.handler = withRequestID(limitBody(csvAccept(root)))
 	return g, nil
 }
 
@@ -196,6 +213,33 @@ func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// httpBodyContentType sets the Content-Type of a response whose HTTP body is
+// a google.api.HttpBody field (response_body: "body"): grpc-gateway takes the
+// type from the outer message, which is not the HttpBody itself.
+func httpBodyContentType(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+	if hb, ok := m.(interface{ GetBody() *httpbody.HttpBody }); ok && hb.GetBody().GetContentType() != "" {
+		w.Header().Set("Content-Type", hb.GetBody().GetContentType())
+	}
+	return nil
+}
+
+// caseAuditPath is the disclosure report's JSON route.
+var caseAuditPath = regexp.MustCompile(`^/v1/cases/[^/:]+/audit$`)
+
+// csvAccept serves GET /v1/cases/{case_id}/audit with `Accept: text/csv`
+// from the report's CSV route (/v1/cases/{case_id}/audit:csv): content
+// negotiation that grpc-gateway's routing by path cannot express.
+func csvAccept(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && caseAuditPath.MatchString(r.URL.Path) &&
+			strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/csv") {
+			r.URL.Path += ":csv"
+			r.URL.RawPath = ""
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casebridge/casebridge/pkg/pgserver"
 )
@@ -57,4 +58,16 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 		return nil
 	}
 	return err
+}
+
+// pgxpoolCloser is a pool plus the private cluster it may have started.
+type pgxpoolCloser struct {
+	*pgxpool.Pool
+	stop func(context.Context) error
+}
+
+// Close closes the pool and stops a cluster openDatabase started.
+func (p *pgxpoolCloser) Close() {
+	p.Pool.Close()
+	_ = p.stop(context.Background())
 }

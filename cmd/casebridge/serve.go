@@ -18,10 +18,12 @@ import (
 // serveFlags are the flags of serve (and, in part, dev).
 type serveFlags struct {
 	target, addr, grpcAddr, databaseURL, dataDir, publicURL, policy, logLevel string
+	dbRole                                                                    string
 	devIssuer                                                                 bool
 	oidcIssuers                                                               []string
 	oidcAudience, agencyClaim, rolesClaim                                     string
 	upstreams                                                                 map[string]string
+	referralAckDue                                                            time.Duration
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -41,13 +43,20 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the gateway's base URL as clients see it (default http://<addr>)")
 	fs.StringVar(&f.policy, "policy", "", "authorization policy file (default: the embedded policy)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
+	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
+	if !withTarget {
+		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
+	}
+	fs.StringVar(&f.dbRole, "db-role", defRole, "database role the services SET ROLE to (casebridge_app: may only INSERT and SELECT the audit trail); empty keeps the login's role")
 }
 
 func (f *serveFlags) config() app.Config {
 	cfg := app.Config{
 		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
-		Logger: newLogger(f.logLevel), Upstreams: f.upstreams,
+		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole,
+		ReferralAckDue: f.referralAckDue,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

@@ -65,6 +65,9 @@ type Config struct {
 	// DisableAudit turns the audit interceptor off. For benchmarks only
 	// (to measure what auditing costs); never exposed as a flag.
 	DisableAudit bool
+	// ReferralAckDue is how long a recipient has to acknowledge a referral
+	// (--referral-ack-due); 0 means the default, 72h.
+	ReferralAckDue time.Duration
 }
 
 // Validate checks cfg and fills defaults.
@@ -198,7 +201,7 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {
@@ -272,6 +275,25 @@ func (a *App) GRPCAddr() string {
 		return ""
 	}
 	return a.grpcLn.Addr().String()
+}
+
+// Methods lists the full names of the RPCs this process serves (health and
+// reflection excepted), for tests that must cover every RPC.
+func (a *App) Methods() []string {
+	if a.grpcSrv == nil {
+		return nil
+	}
+	var out []string
+	for svc, info := range a.grpcSrv.GetServiceInfo() {
+		if strings.HasPrefix(svc, "grpc.") {
+			continue
+		}
+		for _, m := range info.Methods {
+			out = append(out, "/"+svc+"/"+m.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // DevIssuerURL is the development issuer's URL ("" when disabled).

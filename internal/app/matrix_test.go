@@ -117,6 +117,35 @@ var calls = map[string]func(f *fixture) call{
 		return call{"GET", "/v1/cases/" + f.caseID + ":explainAccess?email=sa.harris@fbi.example", nil,
 			fmt.Sprintf(`{"caseId": %q, "email": "sa.harris@fbi.example"}`, f.caseID)}
 	},
+	"EvidenceService.CreateEvidence": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/evidence", map[string]any{"description": "m", "kind": "KIND_DEVICE"},
+			fmt.Sprintf(`{"caseId": %q, "evidence": {"description": "m", "kind": "KIND_DEVICE"}}`, f.caseID)}
+	},
+	"EvidenceService.GetEvidence": func(f *fixture) call {
+		id := evidenceItem(f)
+		return call{"GET", "/v1/evidence/" + id, nil, fmt.Sprintf(`{"evidenceId": %q}`, id)}
+	},
+	"EvidenceService.ListEvidence": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/evidence", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"EvidenceService.CreateCustodyEvent": func(f *fixture) call {
+		id := evidenceItem(f)
+		return call{"POST", "/v1/evidence/" + id + "/custody", map[string]any{"action": "CUSTODY_ACTION_ANALYSIS", "purpose": "m"},
+			fmt.Sprintf(`{"evidenceId": %q, "event": {"action": "CUSTODY_ACTION_ANALYSIS", "purpose": "m"}}`, id)}
+	},
+	"EvidenceService.ListCustodyEvents": func(f *fixture) call {
+		id := evidenceItem(f)
+		return call{"GET", "/v1/evidence/" + id + "/custody", nil, fmt.Sprintf(`{"evidenceId": %q}`, id)}
+	},
+	"EvidenceService.VerifyCustodyChain": func(f *fixture) call {
+		id := evidenceItem(f)
+		return call{"GET", "/v1/evidence/" + id + "/custody:verify", nil, fmt.Sprintf(`{"evidenceId": %q}`, id)}
+	},
+	"EvidenceService.VerifyEvidence": func(f *fixture) call {
+		id := evidenceItem(f)
+		return call{"POST", "/v1/evidence/" + id + ":verify", map[string]any{"sha256": matrixSHA256},
+			fmt.Sprintf(`{"evidenceId": %q, "sha256": %q}`, id, matrixSHA256)}
+	},
 	"DirectoryService.ListAgencies": func(f *fixture) call { return call{"GET", "/v1/agencies", nil, `{}`} },
 	"DirectoryService.GetAgency": func(f *fixture) call {
 		return call{"GET", "/v1/agencies/" + f.target, nil, fmt.Sprintf(`{"agencyId": %q}`, f.target)}
@@ -157,6 +186,28 @@ func grant(f *fixture, agency, rel string) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+var matrixSHA256 = strings.Repeat("ab", 32)
+
+// evidenceItem stores a checked-out exhibit on the fixture's case, held by
+// CSP (whose custodians may then record its custody).
+func evidenceItem(f *fixture) string {
+	id := uuid.NewString()
+	_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO evidence.items (id, case_id, case_number, exhibit_seq,
+		exhibit_number, description, kind, sha256, holding_agency_id, status, custody_count, custody_head,
+		create_time, update_time, create_user_id, create_user_email)
+		VALUES ($1, $2, 'M', 1, $6, 'matrix', 'DISK_IMAGE', $3, $4, 'CHECKED_OUT', 0, decode(repeat('00', 32), 'hex'),
+		now(), now(), $5, 'det.alvarez@csp.example')`,
+		id, f.caseID, matrixSHA256, demo.AgencyID("csp"), demo.UserID("det.alvarez@csp.example"), "M-"+id)
+	if err != nil {
+		panic(err)
+	}
+	err = authz.Write(context.Background(), f.s.Pool, authz.Grant{Resource: authz.Resource{Type: "evidence", ID: id}, AgencyID: demo.AgencyID("csp"), Relation: authz.RelHolder})
+	if err != nil {
+		panic(err)
+	}
+	return id
 }
 
 func closeCase(f *fixture) {
@@ -260,7 +311,6 @@ func invokeGRPC(t *testing.T, s *apptest.System, email string, c call, method st
 	}
 	return fmt.Sprintf("code %s: %v", status.Code(err), err)
 }
-
 
 func fullMethod(t *testing.T, short string) string {
 	t.Helper()

@@ -2,15 +2,22 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/authz"
+	auditsvc "github.com/casebridge/casebridge/services/audit"
 	"github.com/casebridge/casebridge/services/cases"
+	"github.com/casebridge/casebridge/services/evidence"
 	"github.com/casebridge/casebridge/services/liaison"
+	"github.com/casebridge/casebridge/services/referrals"
 )
 
 // Deps is what a service gets from the process.
@@ -22,6 +29,9 @@ type Deps struct {
 	// service-to-service calls, made with the caller's identity through
 	// rpc.ForwardIdentity). The process owns and closes it.
 	Conn func(service string) *grpc.ClientConn
+	// ReferralAckDue is the referrals' acknowledgement deadline
+	// (--referral-ack-due; 0: the service default, 72h).
+	ReferralAckDue time.Duration
 }
 
 // service is one gRPC service this binary can run.
@@ -39,13 +49,30 @@ type service struct {
 var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
 		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
-			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger))
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
+			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
 		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
+		liaisonv1.RegisterLiaisonServiceServer(s, liaison.NewServer(d.Pool, d.Authz, d.Logger))
 		return liaisonv1.DirectoryService_ServiceDesc.ServiceName
 	}, liaison.MethodRules},
+	{"evidence", func(s *grpc.Server, d Deps) string {
+		evidencev1.RegisterEvidenceServiceServer(s, evidence.NewServer(d.Pool, d.Authz,
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger))
+		return evidencev1.EvidenceService_ServiceDesc.ServiceName
+	}, evidence.MethodRules},
+	{"audit", func(s *grpc.Server, d Deps) string {
+		auditv1.RegisterAuditServiceServer(s, auditsvc.NewServer(d.Pool, d.Authz, d.Logger))
+		return auditv1.AuditService_ServiceDesc.ServiceName
+	}, auditsvc.MethodRules},
+	{"referrals", func(s *grpc.Server, d Deps) string {
+		referralsv1.RegisterReferralServiceServer(s, referrals.NewServer(d.Pool, d.Authz,
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")),
+			d.Logger, d.ReferralAckDue))
+		return referralsv1.ReferralService_ServiceDesc.ServiceName
+	}, referrals.MethodRules},
 }
 
 // methodRules merges the method rules of every service.

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -38,25 +39,26 @@ func TestSplitTargets(t *testing.T) {
 	dataDir := t.TempDir()
 	public := "http://" + httpAddr
 
-	// The cases service reaches the directory (liaison) at a fixed port
-	// reserved the same way.
-	ln2, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dirAddr := ln2.Addr().String()
-	require.NoError(t, ln2.Close())
+	// Every service in its own process, each reaching the others at
+	// reserved ports, as a Deployment per service would.
+	ups := map[string]string{}
+	for _, target := range app.Targets() {
+		if target == "all" || target == "gateway" {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ups[target] = l.Addr().String()
+		require.NoError(t, l.Close())
+	}
+	for target, addr := range ups {
+		svc, err := app.Start(ctx, app.Config{Target: target, GRPCAddr: addr, DatabaseURL: url,
+			DataDir: dataDir, DevIssuer: true, PublicURL: public, Upstreams: ups})
+		require.NoError(t, err, target)
+		defer func() { _ = svc.Shutdown(ctx) }()
+	}
 
-	svc, err := app.Start(ctx, app.Config{Target: "cases", GRPCAddr: "127.0.0.1:0", DatabaseURL: url,
-		DataDir: dataDir, DevIssuer: true, PublicURL: public, Upstreams: map[string]string{"liaison": dirAddr}})
-	require.NoError(t, err)
-	defer func() { _ = svc.Shutdown(ctx) }()
-
-	dir, err := app.Start(ctx, app.Config{Target: "liaison", GRPCAddr: dirAddr, DatabaseURL: url,
-		DataDir: dataDir, DevIssuer: true, PublicURL: public})
-	require.NoError(t, err)
-	defer func() { _ = dir.Shutdown(ctx) }()
-
-	gw, err := app.Start(ctx, app.Config{Target: "gateway", HTTPAddr: httpAddr, DataDir: dataDir, DevIssuer: true,
-		Upstreams: map[string]string{"cases": svc.GRPCAddr(), "liaison": dir.GRPCAddr()}})
+	gw, err := app.Start(ctx, app.Config{Target: "gateway", HTTPAddr: httpAddr, DataDir: dataDir, DevIssuer: true, Upstreams: ups})
 	require.NoError(t, err)
 	defer func() { _ = gw.Shutdown(ctx) }()
 	require.Empty(t, gw.GRPCAddr())
@@ -69,8 +71,25 @@ func TestSplitTargets(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	var created struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// Listing participants crosses services: cases asks the directory
+	// (liaison) for agency names over gRPC, with the caller's identity.
+	req, _ = http.NewRequest("GET", public+"/v1/cases/"+created.ID+"/participants", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var parts struct {
+		Participants []struct{ AgencyOri string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&parts))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, parts.Participants, 1)
+	require.Equal(t, "CTCSP0000", parts.Participants[0].AgencyOri)
 
 	resp, err = http.Get(public + "/readyz")
 	require.NoError(t, err)

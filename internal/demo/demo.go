@@ -84,6 +84,11 @@ func Seed(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 			}
 			added = added || tag.RowsAffected() > 0
 		}
+		n, err := seedLiaison(ctx, tx)
+		if err != nil {
+			return err
+		}
+		added = added || n > 0
 		return nil
 	})
 	return added, err

@@ -37,10 +37,13 @@ var (
 // Open creates a pool on databaseURL and waits up to a few seconds for a first
 // connection, so a mistyped URL fails at start. A database that is merely down
 // does not prevent start: the pool reconnects when it returns.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database url: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
@@ -56,6 +59,31 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return pool, nil
+}
+
+// Option adjusts the pool configuration of Open.
+type Option func(*pgxpool.Config)
+
+// WithRole makes every connection of the pool `SET ROLE role` as soon as it
+// connects, so the process runs with that role's (least) privileges even
+// when the URL's login may do more (DESIGN.md §4: the runtime role may only
+// INSERT and SELECT the audit trail). "" leaves the login's role.
+func WithRole(role string) Option {
+	return func(cfg *pgxpool.Config) {
+		if role == "" {
+			return
+		}
+		prev := cfg.AfterConnect
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			if prev != nil {
+				if err := prev(ctx, c); err != nil {
+					return err
+				}
+			}
+			_, err := c.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize())
+			return err
+		}
+	}
 }
 
 // Querier is what both a pool and a transaction offer; stores take it so the

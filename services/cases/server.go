@@ -40,11 +40,14 @@ const (
 // Server implements casesv1.CaseServiceServer.
 type Server struct {
 	casesv1.UnimplementedCaseServiceServer
-	pool   *pgxpool.Pool
-	authz  *authz.Authorizer
-	dir    liaisonv1.DirectoryServiceClient
-	logger *slog.Logger
-	now    func() time.Time
+	pool  *pgxpool.Pool
+	authz *authz.Authorizer
+	dir   liaisonv1.DirectoryServiceClient
+	// sharing answers which information-sharing agreement governs a share
+	// (the liaison service); set by WithLiaison (participants.go).
+	sharing liaisonv1.LiaisonServiceClient
+	logger  *slog.Logger
+	now     func() time.Time
 }
 
 // NewServer returns the Cases service on pool. dir is the agency directory

@@ -406,10 +406,14 @@ type Participant struct {
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Where the relation comes from: "" for a direct share, otherwise e.g.
 	// "taskforce:<id>" or "referral:<id>".
-	Source        string                 `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Source     string                 `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Set on the answer to a task-force share: the task force, and the member
+	// agencies that received the relation.
+	TaskforceId     string   `protobuf:"bytes,9,opt,name=taskforce_id,json=taskforceId,proto3" json:"taskforce_id,omitempty"`
+	MemberAgencyIds []string `protobuf:"bytes,10,rep,name=member_agency_ids,json=memberAgencyIds,proto3" json:"member_agency_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Participant) Reset() {
@@ -498,18 +502,40 @@ func (x *Participant) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Participant) GetTaskforceId() string {
+	if x != nil {
+		return x.TaskforceId
+	}
+	return ""
+}
+
+func (x *Participant) GetMemberAgencyIds() []string {
+	if x != nil {
+		return x.MemberAgencyIds
+	}
+	return nil
+}
+
 type AddParticipantRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	CaseId   string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	AgencyId string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// The agency to share with; or taskforce_id (exactly one of the two).
+	AgencyId string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
 	// RELATION_CONTRIBUTOR or RELATION_VIEWER.
 	Relation   Relation               `protobuf:"varint,3,opt,name=relation,proto3,enum=casebridge.cases.v1.Relation" json:"relation,omitempty"`
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Why the case is disseminated; recorded in the timeline and the audit
 	// trail.
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Share with every current member agency of this task force (liaison
+	// service); membership changes update access at once.
+	TaskforceId string `protobuf:"bytes,6,opt,name=taskforce_id,json=taskforceId,proto3" json:"taskforce_id,omitempty"`
+	// A supervisor's reason for sharing where no information-sharing
+	// agreement is in force; recorded in the timeline and the audit trail.
+	// It cannot lift the limits of an agreement that is in force.
+	OverrideReason string `protobuf:"bytes,7,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AddParticipantRequest) Reset() {
@@ -573,6 +599,20 @@ func (x *AddParticipantRequest) GetExpireTime() *timestamppb.Timestamp {
 func (x *AddParticipantRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *AddParticipantRequest) GetTaskforceId() string {
+	if x != nil {
+		return x.TaskforceId
+	}
+	return ""
+}
+
+func (x *AddParticipantRequest) GetOverrideReason() string {
+	if x != nil {
+		return x.OverrideReason
 	}
 	return ""
 }
@@ -2219,7 +2259,7 @@ var File_casebridge_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x02\n" +
+	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
 	"\vParticipant\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
@@ -2232,16 +2272,22 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"expireTime\x12\x16\n" +
 	"\x06source\x18\a \x01(\tR\x06source\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x93\x02\n" +
+	"createTime\x12!\n" +
+	"\ftaskforce_id\x18\t \x01(\tR\vtaskforceId\x12*\n" +
+	"\x11member_agency_ids\x18\n" +
+	" \x03(\tR\x0fmemberAgencyIds\"\x84\x04\n" +
 	"\x15AddParticipantRequest\x12!\n" +
-	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12%\n" +
-	"\tagency_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12E\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12(\n" +
+	"\tagency_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bagencyId\x12E\n" +
 	"\brelation\x18\x03 \x01(\x0e2\x1d.casebridge.cases.v1.RelationB\n" +
 	"\xbaH\a\x82\x01\x04\x18\x02\x18\x03R\brelation\x12E\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02@\x01R\n" +
 	"expireTime\x12\"\n" +
 	"\x06reason\x18\x05 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\\\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12.\n" +
+	"\ftaskforce_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vtaskforceId\x121\n" +
+	"\x0foverride_reason\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0eoverrideReason:\x88\x01\xbaH\x84\x01\x1a\x81\x01\n" +
+	"\x15agency_id.exactly_one\x123exactly one of agencyId and taskforceId is required\x1a3(this.agency_id == '') != (this.taskforce_id == '')\"\\\n" +
 	"\x16AddParticipantResponse\x12B\n" +
 	"\vparticipant\x18\x01 \x01(\v2 .casebridge.cases.v1.ParticipantR\vparticipant\"<\n" +
 	"\x17ListParticipantsRequest\x12!\n" +

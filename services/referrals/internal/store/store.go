@@ -1,0 +1,151 @@
+// Package store is the Referral service's PostgreSQL storage (schema
+// referrals): referrals with their kind-specific details, package snapshot
+// and transition history, and idempotency keys. SQL lives here and nowhere
+// else in the service; every error leaves through postgres.Translate.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/casebridge/casebridge/pkg/postgres"
+)
+
+// ErrEtagMismatch: the caller's etag is not the referral's current one.
+var ErrEtagMismatch = errors.New("etag mismatch")
+
+// Referral is a stored referral or assistance request. Enum values are
+// stored by name without their prefix (SUBMITTED, REFERRAL).
+type Referral struct {
+	ID             string
+	Kind           string
+	State          string
+	FromAgencyID   string
+	FromAgencyORI  string
+	FromAgencyName string
+	ToAgencyID     string
+	ToAgencyORI    string
+	ToAgencyName   string
+	CaseID         *string
+	Summary        string
+	// Details is protojson of the kind's message (AssistanceRequest or
+	// CaseReferral).
+	Details []byte
+	// Package is protojson of the CasePackage snapshot (nil until submitted).
+	Package []byte
+	// History is a JSON array of protojson Transition objects.
+	History         []byte
+	StateReason     string
+	SubmitTime      *time.Time
+	AckDueTime      *time.Time
+	CreateTime      time.Time
+	UpdateTime      time.Time
+	CreateUserID    string
+	CreateUserEmail string
+	UpdateUserEmail string
+	Version         int64
+	// Overdue is computed by the query: SUBMITTED past AckDueTime.
+	Overdue bool
+}
+
+// columns are the referral columns, with the table aliased r; $1 of every
+// query reading them is the time "now" for the overdue flag.
+const columns = `ref.id::text, ref.kind, ref.state, ref.from_agency_id::text, ref.from_agency_ori, ref.from_agency_name,
+	ref.to_agency_id::text, ref.to_agency_ori, ref.to_agency_name, ref.case_id::text, ref.summary, ref.details, ref.package,
+	ref.history, ref.state_reason, ref.submit_time, ref.ack_due_time, ref.create_time, ref.update_time,
+	ref.create_user_id::text, ref.create_user_email, ref.update_user_email, ref.version,
+	(ref.state = 'SUBMITTED' AND ref.ack_due_time < $1)`
+
+func scan(row pgx.Row) (*Referral, error) {
+	r := &Referral{}
+	err := row.Scan(&r.ID, &r.Kind, &r.State, &r.FromAgencyID, &r.FromAgencyORI, &r.FromAgencyName,
+		&r.ToAgencyID, &r.ToAgencyORI, &r.ToAgencyName, &r.CaseID, &r.Summary, &r.Details, &r.Package,
+		&r.History, &r.StateReason, &r.SubmitTime, &r.AckDueTime, &r.CreateTime, &r.UpdateTime,
+		&r.CreateUserID, &r.CreateUserEmail, &r.UpdateUserEmail, &r.Version, &r.Overdue)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	return r, nil
+}
+
+// Get returns the referral with id (overdue as of now), or an error wrapping
+// postgres.ErrNotFound. It does not check authorization.
+func Get(ctx context.Context, q postgres.Querier, id string, now time.Time) (*Referral, error) {
+	return scan(q.QueryRow(ctx, `SELECT `+columns+` FROM referrals.referrals ref WHERE ref.id = $2`, now, id))
+}
+
+// Lock reads the referral with id FOR UPDATE: concurrent transitions of one
+// referral queue here, so each sees the state the other left.
+func Lock(ctx context.Context, tx pgx.Tx, id string, now time.Time) (*Referral, error) {
+	return scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM referrals.referrals ref WHERE ref.id = $2 FOR UPDATE`, now, id))
+}
+
+// Insert inserts r as given (the caller set every server-owned field).
+func Insert(ctx context.Context, tx pgx.Tx, r *Referral) error {
+	_, err := tx.Exec(ctx, `INSERT INTO referrals.referrals (id, kind, state, from_agency_id, from_agency_ori,
+		from_agency_name, to_agency_id, to_agency_ori, to_agency_name, case_id, summary, details, package, history,
+		state_reason, submit_time, ack_due_time, create_time, update_time, create_user_id, create_user_email,
+		update_user_email, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		r.ID, r.Kind, r.State, r.FromAgencyID, r.FromAgencyORI, r.FromAgencyName, r.ToAgencyID, r.ToAgencyORI,
+		r.ToAgencyName, r.CaseID, r.Summary, r.Details, r.Package, r.History, r.StateReason, r.SubmitTime,
+		r.AckDueTime, r.CreateTime, r.UpdateTime, r.CreateUserID, r.CreateUserEmail, r.UpdateUserEmail, r.Version)
+	return postgres.Translate(err)
+}
+
+// Save writes every mutable column of r and bumps its version. The row must
+// be locked by Lock in the same tx; a version that moved answers
+// ErrEtagMismatch.
+func Save(ctx context.Context, tx pgx.Tx, r *Referral) error {
+	tag, err := tx.Exec(ctx, `UPDATE referrals.referrals SET state = $2, to_agency_id = $3, to_agency_ori = $4,
+		to_agency_name = $5, case_id = $6, summary = $7, details = $8, package = $9, history = $10,
+		state_reason = $11, submit_time = $12, ack_due_time = $13, update_time = $14, update_user_email = $15,
+		version = version + 1
+		WHERE id = $1 AND version = $16`,
+		r.ID, r.State, r.ToAgencyID, r.ToAgencyORI, r.ToAgencyName, r.CaseID, r.Summary, r.Details, r.Package,
+		r.History, r.StateReason, r.SubmitTime, r.AckDueTime, r.UpdateTime, r.UpdateUserEmail, r.Version)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrEtagMismatch
+	}
+	r.Version++
+	return nil
+}
+
+// ClaimRequest records (user, method, requestID) for an idempotent create.
+// It returns the id of the referral created by an earlier call with the same
+// key, or "" if this call is the first (the key is then held by tx until it
+// commits, so a concurrent retry waits and then sees the first result).
+func ClaimRequest(ctx context.Context, tx pgx.Tx, userID, method, requestID string) (string, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO referrals.idempotency_keys (user_id, method, request_id)
+		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, userID, method, requestID)
+	if err != nil {
+		return "", postgres.Translate(err)
+	}
+	if tag.RowsAffected() == 1 {
+		return "", nil
+	}
+	var id *string
+	err = tx.QueryRow(ctx, `SELECT resource_id::text FROM referrals.idempotency_keys
+		WHERE user_id = $1 AND method = $2 AND request_id = $3`, userID, method, requestID).Scan(&id)
+	if err != nil {
+		return "", postgres.Translate(err)
+	}
+	if id == nil {
+		return "", fmt.Errorf("idempotency key without resource: %w", postgres.ErrConflict)
+	}
+	return *id, nil
+}
+
+// CompleteRequest binds a claimed key to the referral it created.
+func CompleteRequest(ctx context.Context, tx pgx.Tx, userID, method, requestID, resourceID string) error {
+	_, err := tx.Exec(ctx, `UPDATE referrals.idempotency_keys SET resource_id = $4
+		WHERE user_id = $1 AND method = $2 AND request_id = $3`, userID, method, requestID, resourceID)
+	return postgres.Translate(err)
+}
