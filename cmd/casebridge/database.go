@@ -20,8 +20,17 @@ const devDatabase = "casebridge"
 
 // openDatabase returns the URL to use: databaseURL when set, otherwise the
 // private cluster under dataDir/pg, started (and created) on demand. stop
-// stops a cluster it started; it is a no-op otherwise.
+// stops a cluster it started; it is a no-op otherwise — a `casebridge
+// migrate` or `bench` run beside a running `casebridge dev` leaves its
+// database up.
 func openDatabase(ctx context.Context, databaseURL, dataDir string, logger *slog.Logger) (string, func(context.Context) error, error) {
+	return openDatabaseOwned(ctx, databaseURL, dataDir, logger, false)
+}
+
+// openDatabaseOwned is openDatabase for the owner of the data dir (`dev`):
+// with own set, stop also stops a cluster that was already running (left by
+// a killed `dev`).
+func openDatabaseOwned(ctx context.Context, databaseURL, dataDir string, logger *slog.Logger, own bool) (string, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if databaseURL != "" {
 		return databaseURL, noop, nil
@@ -41,6 +50,10 @@ func openDatabase(ctx context.Context, databaseURL, dataDir string, logger *slog
 	if err := ensureDatabase(ctx, srv.URL("postgres"), devDatabase); err != nil {
 		_ = srv.Stop(context.WithoutCancel(ctx))
 		return "", noop, err
+	}
+	if srv.Reused() && !own {
+		logger.Info("using the PostgreSQL already running on the data dir")
+		return srv.URL(devDatabase), noop, nil
 	}
 	return srv.URL(devDatabase), srv.Stop, nil
 }

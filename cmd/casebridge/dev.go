@@ -50,7 +50,7 @@ func runDev(cmd *cobra.Command, f *serveFlags) (err error) {
 	ctx := cmd.Context()
 	cfg := f.config()
 	logger := cfg.Logger
-	url, stopDB, err := openDatabase(ctx, f.databaseURL, f.dataDir, logger)
+	url, stopDB, err := openDatabaseOwned(ctx, f.databaseURL, f.dataDir, logger, true)
 	if err != nil {
 		return err
 	}

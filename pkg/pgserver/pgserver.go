@@ -79,6 +79,8 @@ type Server struct {
 	// removes.
 	ownsSocketDir bool
 	logger        *slog.Logger
+	// reused is set when Start adopted an already running server.
+	reused bool
 
 	mu      sync.Mutex
 	stopped bool
@@ -126,6 +128,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		if running {
+			s.reused = true
 			return s, s.reuse(ctx, opts.SocketDir)
 		}
 	} else {
@@ -159,6 +162,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 // URL returns a pgx-compatible URL for database dbname as the superuser,
 // through the Unix socket.
+// Reused reports whether Start adopted a server that was already running
+// (for example the cluster of a `casebridge dev` in another terminal) rather
+// than starting it. Callers that merely visit such a cluster should not Stop
+// it.
+func (s *Server) Reused() bool { return s.reused }
+
 func (s *Server) URL(dbname string) string {
 	u := url.URL{
 		Scheme: "postgres",
