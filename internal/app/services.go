@@ -69,8 +69,8 @@ var services = []service{
 	}, auditsvc.MethodRules},
 	{"referrals", func(s *grpc.Server, d Deps) string {
 		referralsv1.RegisterReferralServiceServer(s, referrals.NewServer(d.Pool, d.Authz,
-			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")),
-			d.Logger, d.ReferralAckDue))
+			casesv1.NewCaseServiceClient(d.Conn("cases")), evidencev1.NewEvidenceServiceClient(d.Conn("evidence")),
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger, d.ReferralAckDue))
 		return referralsv1.ReferralService_ServiceDesc.ServiceName
 	}, referrals.MethodRules},
 }

@@ -3,6 +3,7 @@ package referrals_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,6 +121,8 @@ func TestStory(t *testing.T) {
 	// The unit works the case; one note will be shared with the FBI, one not.
 	shared := ok(t, s.Do(t, cspSupervisor, "POST", "/v1/cases/"+caseID+"/notes", map[string]any{"body": "BTC wallet traced to an exchange in Delaware"})).Str("id")
 	ok(t, s.Do(t, cspSupervisor, "POST", "/v1/cases/"+caseID+"/notes", map[string]any{"body": "Informant name: do not disseminate"}))
+	exhibit := ok(t, s.Do(t, cspSupervisor, "POST", "/v1/cases/"+caseID+"/evidence", map[string]any{
+		"description": "Image of the town hall file server", "kind": "KIND_DISK_IMAGE", "sha256": strings.Repeat("ab", 32)}))
 
 	// Hartford follows the case: its referral shows the case; it reads the
 	// status and summary, never the unit's notes.
@@ -153,7 +156,12 @@ func TestStory(t *testing.T) {
 	require.Len(t, notes, 1)
 	require.Equal(t, "BTC wallet traced to an exchange in Delaware", notes[0].(map[string]any)["body"])
 	require.NotContains(t, string(fr.Raw), "Informant")
-	require.Equal(t, true, fr.Get("package.evidenceListRequested"))
+	require.Equal(t, true, fr.Get("package.evidenceListIncluded"))
+	ev := fr.Get("package.evidence").([]any)
+	require.Len(t, ev, 1)
+	require.Equal(t, exhibit.Str("exhibitNumber"), ev[0].(map[string]any)["exhibitNumber"])
+	require.Equal(t, strings.Repeat("ab", 32), ev[0].(map[string]any)["sha256"])
+	require.Equal(t, http.StatusNotFound, s.Do(t, fbiLiaison, "GET", "/v1/evidence/"+exhibit.Str("id"), nil).Status)
 	require.Equal(t, http.StatusNotFound, s.Do(t, fbiLiaison, "GET", "/v1/cases/"+caseID, nil).Status)
 	require.Equal(t, http.StatusNotFound, s.Do(t, fbiLiaison, "GET", "/v1/cases/"+caseID+"/notes", nil).Status)
 	require.Equal(t, []string{refID}, ids(ok(t, s.Do(t, fbiLiaison, "GET", "/v1/referrals?view=inbox", nil))))

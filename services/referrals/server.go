@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
@@ -52,24 +53,27 @@ const (
 // Server implements referralsv1.ReferralServiceServer.
 type Server struct {
 	referralsv1.UnimplementedReferralServiceServer
-	pool   *pgxpool.Pool
-	authz  *authz.Authorizer
-	cases  casesv1.CaseServiceClient
-	dir    liaisonv1.DirectoryServiceClient
-	logger *slog.Logger
-	ackDue time.Duration
-	now    func() time.Time
+	pool     *pgxpool.Pool
+	authz    *authz.Authorizer
+	cases    casesv1.CaseServiceClient
+	evidence evidencev1.EvidenceServiceClient
+	dir      liaisonv1.DirectoryServiceClient
+	logger   *slog.Logger
+	ackDue   time.Duration
+	now      func() time.Time
 }
 
-// NewServer returns the Referral service on pool. cases and dir are the
-// Cases and Directory services, called with the caller's identity. ackDue is
-// the acknowledgement deadline after submission (<= 0: DefaultAckDue).
+// NewServer returns the Referral service on pool. cases, evidence and dir
+// are the Cases, Evidence and Directory services, called with the caller's
+// identity. ackDue is the acknowledgement deadline after submission (<= 0:
+// DefaultAckDue).
 func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, cases casesv1.CaseServiceClient,
-	dir liaisonv1.DirectoryServiceClient, logger *slog.Logger, ackDue time.Duration) *Server {
+	evidence evidencev1.EvidenceServiceClient, dir liaisonv1.DirectoryServiceClient,
+	logger *slog.Logger, ackDue time.Duration) *Server {
 	if ackDue <= 0 {
 		ackDue = DefaultAckDue
 	}
-	return &Server{pool: pool, authz: az, cases: cases, dir: dir, logger: logger, ackDue: ackDue, now: time.Now}
+	return &Server{pool: pool, authz: az, cases: cases, evidence: evidence, dir: dir, logger: logger, ackDue: ackDue, now: time.Now}
 }
 
 func (s *Server) principal(ctx context.Context) (*auth.Principal, error) {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
@@ -166,9 +167,6 @@ func assistance(r *store.Referral) (*referralsv1.AssistanceRequest, error) {
 	return ar, nil
 }
 
-// evidenceListNote says why a requested evidence list is not in the package.
-const evidenceListNote = "the evidence list is not part of referral packages yet; the recipient sees it on the case after accepting"
-
 // snapshot copies the selected parts of caseID, read through the Cases
 // service as the caller (so their own access decides what can be copied).
 // missing is a selected note id not found in the case timeline.
@@ -178,7 +176,7 @@ func (s *Server) snapshot(ctx context.Context, caseID string, sel *referralsv1.P
 	if err != nil {
 		return nil, "", err
 	}
-	pkg = &referralsv1.CasePackage{SnapshotTime: timestamppb.New(now), EvidenceListRequested: sel.GetIncludeEvidenceList()}
+	pkg = &referralsv1.CasePackage{SnapshotTime: timestamppb.New(now), EvidenceListIncluded: sel.GetIncludeEvidenceList()}
 	if sel.GetIncludeSummary() {
 		cs := c.GetCase()
 		pkg.CaseNumber, pkg.Title, pkg.Summary = cs.GetCaseNumber(), cs.GetTitle(), cs.GetSummary()
@@ -186,7 +184,9 @@ func (s *Server) snapshot(ctx context.Context, caseID string, sel *referralsv1.P
 		pkg.Status = strings.TrimPrefix(cs.GetStatus().String(), "STATUS_")
 	}
 	if sel.GetIncludeEvidenceList() {
-		pkg.EvidenceListNote = evidenceListNote
+		if pkg.Evidence, err = s.evidenceList(fctx, caseID); err != nil {
+			return nil, "", err
+		}
 	}
 	want := map[string]bool{}
 	for _, id := range sel.GetNoteIds() {
@@ -217,6 +217,29 @@ func (s *Server) snapshot(ctx context.Context, caseID string, sel *referralsv1.P
 		}
 	}
 	return pkg, "", nil
+}
+
+// evidenceList copies the case's exhibit register through the Evidence
+// service (fctx carries the caller's identity).
+func (s *Server) evidenceList(fctx context.Context, caseID string) ([]*referralsv1.PackageEvidence, error) {
+	out := []*referralsv1.PackageEvidence{}
+	token := ""
+	for {
+		resp, err := s.evidence.ListEvidence(fctx, &evidencev1.ListEvidenceRequest{CaseId: caseID, PageSize: 100, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetEvidence() {
+			out = append(out, &referralsv1.PackageEvidence{
+				Id: e.GetId(), ExhibitNumber: e.GetExhibitNumber(), Description: e.GetDescription(),
+				Kind: strings.TrimPrefix(e.GetKind().String(), "KIND_"), Sha256: e.GetSha256(),
+				SizeBytes: e.GetSizeBytes(), Status: strings.TrimPrefix(e.GetStatus().String(), "STATUS_"),
+			})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
 }
 
 // SubmitReferral sends a DRAFT or RETURNED referral to its recipient.

@@ -741,6 +741,100 @@ func (x *PackageNote) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// PackageEvidence is a copy of one exhibit's register entry, taken at
+// submission.
+type PackageEvidence struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ExhibitNumber string                 `protobuf:"bytes,2,opt,name=exhibit_number,json=exhibitNumber,proto3" json:"exhibit_number,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Sha256        string                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	SizeBytes     int64                  `protobuf:"varint,6,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Status        string                 `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageEvidence) Reset() {
+	*x = PackageEvidence{}
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageEvidence) ProtoMessage() {}
+
+func (x *PackageEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageEvidence.ProtoReflect.Descriptor instead.
+func (*PackageEvidence) Descriptor() ([]byte, []int) {
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PackageEvidence) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PackageEvidence) GetExhibitNumber() string {
+	if x != nil {
+		return x.ExhibitNumber
+	}
+	return ""
+}
+
+func (x *PackageEvidence) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PackageEvidence) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PackageEvidence) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *PackageEvidence) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *PackageEvidence) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 // CasePackage is the part of the case the recipient sees before accepting:
 // a copy made when the referral was submitted, so the recipient never needs
 // access to the case itself. Output only.
@@ -754,18 +848,18 @@ type CasePackage struct {
 	Status         string         `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
 	Notes          []*PackageNote `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
 	// The sender chose to include the evidence list.
-	EvidenceListRequested bool `protobuf:"varint,7,opt,name=evidence_list_requested,json=evidenceListRequested,proto3" json:"evidence_list_requested,omitempty"`
-	// Why the evidence list is not in the package, when it was requested but
-	// is not available.
-	EvidenceListNote string                 `protobuf:"bytes,8,opt,name=evidence_list_note,json=evidenceListNote,proto3" json:"evidence_list_note,omitempty"`
-	SnapshotTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=snapshot_time,json=snapshotTime,proto3" json:"snapshot_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	EvidenceListIncluded bool `protobuf:"varint,7,opt,name=evidence_list_included,json=evidenceListIncluded,proto3" json:"evidence_list_included,omitempty"`
+	// The case's exhibits (their register entries, not their contents), in
+	// exhibit order, when the evidence list is included.
+	Evidence      []*PackageEvidence     `protobuf:"bytes,8,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	SnapshotTime  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=snapshot_time,json=snapshotTime,proto3" json:"snapshot_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CasePackage) Reset() {
 	*x = CasePackage{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[5]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +871,7 @@ func (x *CasePackage) String() string {
 func (*CasePackage) ProtoMessage() {}
 
 func (x *CasePackage) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[5]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +884,7 @@ func (x *CasePackage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CasePackage.ProtoReflect.Descriptor instead.
 func (*CasePackage) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{5}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CasePackage) GetCaseNumber() string {
@@ -835,18 +929,18 @@ func (x *CasePackage) GetNotes() []*PackageNote {
 	return nil
 }
 
-func (x *CasePackage) GetEvidenceListRequested() bool {
+func (x *CasePackage) GetEvidenceListIncluded() bool {
 	if x != nil {
-		return x.EvidenceListRequested
+		return x.EvidenceListIncluded
 	}
 	return false
 }
 
-func (x *CasePackage) GetEvidenceListNote() string {
+func (x *CasePackage) GetEvidence() []*PackageEvidence {
 	if x != nil {
-		return x.EvidenceListNote
+		return x.Evidence
 	}
-	return ""
+	return nil
 }
 
 func (x *CasePackage) GetSnapshotTime() *timestamppb.Timestamp {
@@ -874,7 +968,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[6]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +980,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[6]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +993,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{6}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Transition) GetAction() string {
@@ -1011,7 +1105,7 @@ type Referral struct {
 
 func (x *Referral) Reset() {
 	*x = Referral{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[7]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1117,7 @@ func (x *Referral) String() string {
 func (*Referral) ProtoMessage() {}
 
 func (x *Referral) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[7]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1130,7 @@ func (x *Referral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Referral.ProtoReflect.Descriptor instead.
 func (*Referral) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{7}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Referral) GetId() string {
@@ -1219,7 +1313,7 @@ type CreateReferralRequest struct {
 
 func (x *CreateReferralRequest) Reset() {
 	*x = CreateReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[8]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1325,7 @@ func (x *CreateReferralRequest) String() string {
 func (*CreateReferralRequest) ProtoMessage() {}
 
 func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[8]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1338,7 @@ func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
 func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{8}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateReferralRequest) GetReferral() *Referral {
@@ -1270,7 +1364,7 @@ type CreateReferralResponse struct {
 
 func (x *CreateReferralResponse) Reset() {
 	*x = CreateReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[9]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1376,7 @@ func (x *CreateReferralResponse) String() string {
 func (*CreateReferralResponse) ProtoMessage() {}
 
 func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[9]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1389,7 @@ func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralResponse.ProtoReflect.Descriptor instead.
 func (*CreateReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{9}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateReferralResponse) GetReferral() *Referral {
@@ -1314,7 +1408,7 @@ type GetReferralRequest struct {
 
 func (x *GetReferralRequest) Reset() {
 	*x = GetReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[10]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1420,7 @@ func (x *GetReferralRequest) String() string {
 func (*GetReferralRequest) ProtoMessage() {}
 
 func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[10]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1433,7 @@ func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetReferralRequest) GetReferralId() string {
@@ -1358,7 +1452,7 @@ type GetReferralResponse struct {
 
 func (x *GetReferralResponse) Reset() {
 	*x = GetReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[11]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1464,7 @@ func (x *GetReferralResponse) String() string {
 func (*GetReferralResponse) ProtoMessage() {}
 
 func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[11]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1477,7 @@ func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralResponse.ProtoReflect.Descriptor instead.
 func (*GetReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetReferralResponse) GetReferral() *Referral {
@@ -1411,7 +1505,7 @@ type ListReferralsRequest struct {
 
 func (x *ListReferralsRequest) Reset() {
 	*x = ListReferralsRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[12]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1517,7 @@ func (x *ListReferralsRequest) String() string {
 func (*ListReferralsRequest) ProtoMessage() {}
 
 func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[12]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1530,7 @@ func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
 func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListReferralsRequest) GetView() string {
@@ -1477,7 +1571,7 @@ type ListReferralsResponse struct {
 
 func (x *ListReferralsResponse) Reset() {
 	*x = ListReferralsResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[13]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1583,7 @@ func (x *ListReferralsResponse) String() string {
 func (*ListReferralsResponse) ProtoMessage() {}
 
 func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[13]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1596,7 @@ func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
 func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListReferralsResponse) GetReferrals() []*Referral {
@@ -1531,7 +1625,7 @@ type GetReferralStatsRequest struct {
 
 func (x *GetReferralStatsRequest) Reset() {
 	*x = GetReferralStatsRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[14]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1637,7 @@ func (x *GetReferralStatsRequest) String() string {
 func (*GetReferralStatsRequest) ProtoMessage() {}
 
 func (x *GetReferralStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[14]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1650,7 @@ func (x *GetReferralStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralStatsRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetReferralStatsRequest) GetView() string {
@@ -1590,7 +1684,7 @@ type AgencyCount struct {
 
 func (x *AgencyCount) Reset() {
 	*x = AgencyCount{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[15]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1696,7 @@ func (x *AgencyCount) String() string {
 func (*AgencyCount) ProtoMessage() {}
 
 func (x *AgencyCount) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[15]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1709,7 @@ func (x *AgencyCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyCount.ProtoReflect.Descriptor instead.
 func (*AgencyCount) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AgencyCount) GetAgencyId() string {
@@ -1671,7 +1765,7 @@ type ReferralStats struct {
 
 func (x *ReferralStats) Reset() {
 	*x = ReferralStats{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[16]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1777,7 @@ func (x *ReferralStats) String() string {
 func (*ReferralStats) ProtoMessage() {}
 
 func (x *ReferralStats) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[16]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1790,7 @@ func (x *ReferralStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralStats.ProtoReflect.Descriptor instead.
 func (*ReferralStats) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{16}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReferralStats) GetTotal() int32 {
@@ -1743,7 +1837,7 @@ type GetReferralStatsResponse struct {
 
 func (x *GetReferralStatsResponse) Reset() {
 	*x = GetReferralStatsResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[17]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1849,7 @@ func (x *GetReferralStatsResponse) String() string {
 func (*GetReferralStatsResponse) ProtoMessage() {}
 
 func (x *GetReferralStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[17]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1862,7 @@ func (x *GetReferralStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetReferralStatsResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{17}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetReferralStatsResponse) GetStats() *ReferralStats {
@@ -1791,7 +1885,7 @@ type UpdateReferralRequest struct {
 
 func (x *UpdateReferralRequest) Reset() {
 	*x = UpdateReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[18]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1897,7 @@ func (x *UpdateReferralRequest) String() string {
 func (*UpdateReferralRequest) ProtoMessage() {}
 
 func (x *UpdateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[18]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1910,7 @@ func (x *UpdateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateReferralRequest.ProtoReflect.Descriptor instead.
 func (*UpdateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{18}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateReferralRequest) GetReferral() *Referral {
@@ -1842,7 +1936,7 @@ type UpdateReferralResponse struct {
 
 func (x *UpdateReferralResponse) Reset() {
 	*x = UpdateReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[19]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1948,7 @@ func (x *UpdateReferralResponse) String() string {
 func (*UpdateReferralResponse) ProtoMessage() {}
 
 func (x *UpdateReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[19]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1961,7 @@ func (x *UpdateReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateReferralResponse.ProtoReflect.Descriptor instead.
 func (*UpdateReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{19}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateReferralResponse) GetReferral() *Referral {
@@ -1888,7 +1982,7 @@ type SubmitReferralRequest struct {
 
 func (x *SubmitReferralRequest) Reset() {
 	*x = SubmitReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[20]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +1994,7 @@ func (x *SubmitReferralRequest) String() string {
 func (*SubmitReferralRequest) ProtoMessage() {}
 
 func (x *SubmitReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[20]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2007,7 @@ func (x *SubmitReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReferralRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{20}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubmitReferralRequest) GetReferralId() string {
@@ -1939,7 +2033,7 @@ type SubmitReferralResponse struct {
 
 func (x *SubmitReferralResponse) Reset() {
 	*x = SubmitReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[21]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2045,7 @@ func (x *SubmitReferralResponse) String() string {
 func (*SubmitReferralResponse) ProtoMessage() {}
 
 func (x *SubmitReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[21]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2058,7 @@ func (x *SubmitReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReferralResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{21}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitReferralResponse) GetReferral() *Referral {
@@ -1985,7 +2079,7 @@ type AcknowledgeReferralRequest struct {
 
 func (x *AcknowledgeReferralRequest) Reset() {
 	*x = AcknowledgeReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[22]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2091,7 @@ func (x *AcknowledgeReferralRequest) String() string {
 func (*AcknowledgeReferralRequest) ProtoMessage() {}
 
 func (x *AcknowledgeReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[22]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2104,7 @@ func (x *AcknowledgeReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeReferralRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{22}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AcknowledgeReferralRequest) GetReferralId() string {
@@ -2043,7 +2137,7 @@ type AcknowledgeReferralResponse struct {
 
 func (x *AcknowledgeReferralResponse) Reset() {
 	*x = AcknowledgeReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[23]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2149,7 @@ func (x *AcknowledgeReferralResponse) String() string {
 func (*AcknowledgeReferralResponse) ProtoMessage() {}
 
 func (x *AcknowledgeReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[23]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2162,7 @@ func (x *AcknowledgeReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeReferralResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{23}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AcknowledgeReferralResponse) GetReferral() *Referral {
@@ -2092,7 +2186,7 @@ type AcceptReferralRequest struct {
 
 func (x *AcceptReferralRequest) Reset() {
 	*x = AcceptReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[24]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2198,7 @@ func (x *AcceptReferralRequest) String() string {
 func (*AcceptReferralRequest) ProtoMessage() {}
 
 func (x *AcceptReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[24]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2211,7 @@ func (x *AcceptReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptReferralRequest.ProtoReflect.Descriptor instead.
 func (*AcceptReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{24}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AcceptReferralRequest) GetReferralId() string {
@@ -2157,7 +2251,7 @@ type AcceptReferralResponse struct {
 
 func (x *AcceptReferralResponse) Reset() {
 	*x = AcceptReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[25]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2263,7 @@ func (x *AcceptReferralResponse) String() string {
 func (*AcceptReferralResponse) ProtoMessage() {}
 
 func (x *AcceptReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[25]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2276,7 @@ func (x *AcceptReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptReferralResponse.ProtoReflect.Descriptor instead.
 func (*AcceptReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{25}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AcceptReferralResponse) GetReferral() *Referral {
@@ -2204,7 +2298,7 @@ type DeclineReferralRequest struct {
 
 func (x *DeclineReferralRequest) Reset() {
 	*x = DeclineReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[26]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2310,7 @@ func (x *DeclineReferralRequest) String() string {
 func (*DeclineReferralRequest) ProtoMessage() {}
 
 func (x *DeclineReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[26]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2323,7 @@ func (x *DeclineReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineReferralRequest.ProtoReflect.Descriptor instead.
 func (*DeclineReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{26}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeclineReferralRequest) GetReferralId() string {
@@ -2262,7 +2356,7 @@ type DeclineReferralResponse struct {
 
 func (x *DeclineReferralResponse) Reset() {
 	*x = DeclineReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[27]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2368,7 @@ func (x *DeclineReferralResponse) String() string {
 func (*DeclineReferralResponse) ProtoMessage() {}
 
 func (x *DeclineReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[27]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2381,7 @@ func (x *DeclineReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineReferralResponse.ProtoReflect.Descriptor instead.
 func (*DeclineReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{27}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeclineReferralResponse) GetReferral() *Referral {
@@ -2309,7 +2403,7 @@ type ReturnReferralRequest struct {
 
 func (x *ReturnReferralRequest) Reset() {
 	*x = ReturnReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[28]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2415,7 @@ func (x *ReturnReferralRequest) String() string {
 func (*ReturnReferralRequest) ProtoMessage() {}
 
 func (x *ReturnReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[28]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2428,7 @@ func (x *ReturnReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReferralRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{28}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReturnReferralRequest) GetReferralId() string {
@@ -2367,7 +2461,7 @@ type ReturnReferralResponse struct {
 
 func (x *ReturnReferralResponse) Reset() {
 	*x = ReturnReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[29]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2473,7 @@ func (x *ReturnReferralResponse) String() string {
 func (*ReturnReferralResponse) ProtoMessage() {}
 
 func (x *ReturnReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[29]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2486,7 @@ func (x *ReturnReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReferralResponse.ProtoReflect.Descriptor instead.
 func (*ReturnReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{29}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReturnReferralResponse) GetReferral() *Referral {
@@ -2413,7 +2507,7 @@ type WithdrawReferralRequest struct {
 
 func (x *WithdrawReferralRequest) Reset() {
 	*x = WithdrawReferralRequest{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[30]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2519,7 @@ func (x *WithdrawReferralRequest) String() string {
 func (*WithdrawReferralRequest) ProtoMessage() {}
 
 func (x *WithdrawReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[30]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2532,7 @@ func (x *WithdrawReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawReferralRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawReferralRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{30}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WithdrawReferralRequest) GetReferralId() string {
@@ -2471,7 +2565,7 @@ type WithdrawReferralResponse struct {
 
 func (x *WithdrawReferralResponse) Reset() {
 	*x = WithdrawReferralResponse{}
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[31]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2577,7 @@ func (x *WithdrawReferralResponse) String() string {
 func (*WithdrawReferralResponse) ProtoMessage() {}
 
 func (x *WithdrawReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[31]
+	mi := &file_casebridge_referrals_v1_referrals_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2590,7 @@ func (x *WithdrawReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawReferralResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawReferralResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{31}
+	return file_casebridge_referrals_v1_referrals_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WithdrawReferralResponse) GetReferral() *Referral {
@@ -2543,7 +2637,16 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"\n" +
 	"agency_ori\x18\x05 \x01(\tR\tagencyOri\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x81\x03\n" +
+	"createTime\"\xcd\x01\n" +
+	"\x0fPackageEvidence\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0eexhibit_number\x18\x02 \x01(\tR\rexhibitNumber\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\"\x97\x03\n" +
 	"\vCasePackage\x12\x1f\n" +
 	"\vcase_number\x18\x01 \x01(\tR\n" +
 	"caseNumber\x12\x14\n" +
@@ -2551,9 +2654,9 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12&\n" +
 	"\x0eclassification\x18\x04 \x01(\tR\x0eclassification\x12\x16\n" +
 	"\x06status\x18\x05 \x01(\tR\x06status\x12:\n" +
-	"\x05notes\x18\x06 \x03(\v2$.casebridge.referrals.v1.PackageNoteR\x05notes\x126\n" +
-	"\x17evidence_list_requested\x18\a \x01(\bR\x15evidenceListRequested\x12,\n" +
-	"\x12evidence_list_note\x18\b \x01(\tR\x10evidenceListNote\x12?\n" +
+	"\x05notes\x18\x06 \x03(\v2$.casebridge.referrals.v1.PackageNoteR\x05notes\x124\n" +
+	"\x16evidence_list_included\x18\a \x01(\bR\x14evidenceListIncluded\x12D\n" +
+	"\bevidence\x18\b \x03(\v2(.casebridge.referrals.v1.PackageEvidenceR\bevidence\x12?\n" +
 	"\rsnapshot_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fsnapshotTime\"\xc6\x02\n" +
 	"\n" +
 	"Transition\x12\x16\n" +
@@ -2766,7 +2869,7 @@ func file_casebridge_referrals_v1_referrals_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_referrals_v1_referrals_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_casebridge_referrals_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_casebridge_referrals_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_casebridge_referrals_v1_referrals_proto_goTypes = []any{
 	(ReferralKind)(0),                   // 0: casebridge.referrals.v1.ReferralKind
 	(ReferralState)(0),                  // 1: casebridge.referrals.v1.ReferralState
@@ -2779,37 +2882,38 @@ var file_casebridge_referrals_v1_referrals_proto_goTypes = []any{
 	(*PackageSelection)(nil),            // 8: casebridge.referrals.v1.PackageSelection
 	(*CaseReferral)(nil),                // 9: casebridge.referrals.v1.CaseReferral
 	(*PackageNote)(nil),                 // 10: casebridge.referrals.v1.PackageNote
-	(*CasePackage)(nil),                 // 11: casebridge.referrals.v1.CasePackage
-	(*Transition)(nil),                  // 12: casebridge.referrals.v1.Transition
-	(*Referral)(nil),                    // 13: casebridge.referrals.v1.Referral
-	(*CreateReferralRequest)(nil),       // 14: casebridge.referrals.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),      // 15: casebridge.referrals.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),          // 16: casebridge.referrals.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),         // 17: casebridge.referrals.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),        // 18: casebridge.referrals.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),       // 19: casebridge.referrals.v1.ListReferralsResponse
-	(*GetReferralStatsRequest)(nil),     // 20: casebridge.referrals.v1.GetReferralStatsRequest
-	(*AgencyCount)(nil),                 // 21: casebridge.referrals.v1.AgencyCount
-	(*ReferralStats)(nil),               // 22: casebridge.referrals.v1.ReferralStats
-	(*GetReferralStatsResponse)(nil),    // 23: casebridge.referrals.v1.GetReferralStatsResponse
-	(*UpdateReferralRequest)(nil),       // 24: casebridge.referrals.v1.UpdateReferralRequest
-	(*UpdateReferralResponse)(nil),      // 25: casebridge.referrals.v1.UpdateReferralResponse
-	(*SubmitReferralRequest)(nil),       // 26: casebridge.referrals.v1.SubmitReferralRequest
-	(*SubmitReferralResponse)(nil),      // 27: casebridge.referrals.v1.SubmitReferralResponse
-	(*AcknowledgeReferralRequest)(nil),  // 28: casebridge.referrals.v1.AcknowledgeReferralRequest
-	(*AcknowledgeReferralResponse)(nil), // 29: casebridge.referrals.v1.AcknowledgeReferralResponse
-	(*AcceptReferralRequest)(nil),       // 30: casebridge.referrals.v1.AcceptReferralRequest
-	(*AcceptReferralResponse)(nil),      // 31: casebridge.referrals.v1.AcceptReferralResponse
-	(*DeclineReferralRequest)(nil),      // 32: casebridge.referrals.v1.DeclineReferralRequest
-	(*DeclineReferralResponse)(nil),     // 33: casebridge.referrals.v1.DeclineReferralResponse
-	(*ReturnReferralRequest)(nil),       // 34: casebridge.referrals.v1.ReturnReferralRequest
-	(*ReturnReferralResponse)(nil),      // 35: casebridge.referrals.v1.ReturnReferralResponse
-	(*WithdrawReferralRequest)(nil),     // 36: casebridge.referrals.v1.WithdrawReferralRequest
-	(*WithdrawReferralResponse)(nil),    // 37: casebridge.referrals.v1.WithdrawReferralResponse
-	nil,                                 // 38: casebridge.referrals.v1.ReferralStats.ByStateEntry
-	nil,                                 // 39: casebridge.referrals.v1.ReferralStats.ByKindEntry
-	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 41: google.protobuf.FieldMask
+	(*PackageEvidence)(nil),             // 11: casebridge.referrals.v1.PackageEvidence
+	(*CasePackage)(nil),                 // 12: casebridge.referrals.v1.CasePackage
+	(*Transition)(nil),                  // 13: casebridge.referrals.v1.Transition
+	(*Referral)(nil),                    // 14: casebridge.referrals.v1.Referral
+	(*CreateReferralRequest)(nil),       // 15: casebridge.referrals.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),      // 16: casebridge.referrals.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),          // 17: casebridge.referrals.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),         // 18: casebridge.referrals.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),        // 19: casebridge.referrals.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),       // 20: casebridge.referrals.v1.ListReferralsResponse
+	(*GetReferralStatsRequest)(nil),     // 21: casebridge.referrals.v1.GetReferralStatsRequest
+	(*AgencyCount)(nil),                 // 22: casebridge.referrals.v1.AgencyCount
+	(*ReferralStats)(nil),               // 23: casebridge.referrals.v1.ReferralStats
+	(*GetReferralStatsResponse)(nil),    // 24: casebridge.referrals.v1.GetReferralStatsResponse
+	(*UpdateReferralRequest)(nil),       // 25: casebridge.referrals.v1.UpdateReferralRequest
+	(*UpdateReferralResponse)(nil),      // 26: casebridge.referrals.v1.UpdateReferralResponse
+	(*SubmitReferralRequest)(nil),       // 27: casebridge.referrals.v1.SubmitReferralRequest
+	(*SubmitReferralResponse)(nil),      // 28: casebridge.referrals.v1.SubmitReferralResponse
+	(*AcknowledgeReferralRequest)(nil),  // 29: casebridge.referrals.v1.AcknowledgeReferralRequest
+	(*AcknowledgeReferralResponse)(nil), // 30: casebridge.referrals.v1.AcknowledgeReferralResponse
+	(*AcceptReferralRequest)(nil),       // 31: casebridge.referrals.v1.AcceptReferralRequest
+	(*AcceptReferralResponse)(nil),      // 32: casebridge.referrals.v1.AcceptReferralResponse
+	(*DeclineReferralRequest)(nil),      // 33: casebridge.referrals.v1.DeclineReferralRequest
+	(*DeclineReferralResponse)(nil),     // 34: casebridge.referrals.v1.DeclineReferralResponse
+	(*ReturnReferralRequest)(nil),       // 35: casebridge.referrals.v1.ReturnReferralRequest
+	(*ReturnReferralResponse)(nil),      // 36: casebridge.referrals.v1.ReturnReferralResponse
+	(*WithdrawReferralRequest)(nil),     // 37: casebridge.referrals.v1.WithdrawReferralRequest
+	(*WithdrawReferralResponse)(nil),    // 38: casebridge.referrals.v1.WithdrawReferralResponse
+	nil,                                 // 39: casebridge.referrals.v1.ReferralStats.ByStateEntry
+	nil,                                 // 40: casebridge.referrals.v1.ReferralStats.ByKindEntry
+	(*timestamppb.Timestamp)(nil),       // 41: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 42: google.protobuf.FieldMask
 }
 var file_casebridge_referrals_v1_referrals_proto_depIdxs = []int32{
 	2,  // 0: casebridge.referrals.v1.AssistanceRequest.help_wanted:type_name -> casebridge.referrals.v1.HelpWanted
@@ -2818,66 +2922,67 @@ var file_casebridge_referrals_v1_referrals_proto_depIdxs = []int32{
 	4,  // 3: casebridge.referrals.v1.CaseReferral.reason:type_name -> casebridge.referrals.v1.ReferralReason
 	5,  // 4: casebridge.referrals.v1.CaseReferral.share_relation:type_name -> casebridge.referrals.v1.ShareRelation
 	8,  // 5: casebridge.referrals.v1.CaseReferral.package:type_name -> casebridge.referrals.v1.PackageSelection
-	40, // 6: casebridge.referrals.v1.PackageNote.create_time:type_name -> google.protobuf.Timestamp
+	41, // 6: casebridge.referrals.v1.PackageNote.create_time:type_name -> google.protobuf.Timestamp
 	10, // 7: casebridge.referrals.v1.CasePackage.notes:type_name -> casebridge.referrals.v1.PackageNote
-	40, // 8: casebridge.referrals.v1.CasePackage.snapshot_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: casebridge.referrals.v1.Transition.from_state:type_name -> casebridge.referrals.v1.ReferralState
-	1,  // 10: casebridge.referrals.v1.Transition.to_state:type_name -> casebridge.referrals.v1.ReferralState
-	40, // 11: casebridge.referrals.v1.Transition.time:type_name -> google.protobuf.Timestamp
-	0,  // 12: casebridge.referrals.v1.Referral.kind:type_name -> casebridge.referrals.v1.ReferralKind
-	1,  // 13: casebridge.referrals.v1.Referral.state:type_name -> casebridge.referrals.v1.ReferralState
-	7,  // 14: casebridge.referrals.v1.Referral.assistance_request:type_name -> casebridge.referrals.v1.AssistanceRequest
-	9,  // 15: casebridge.referrals.v1.Referral.case_referral:type_name -> casebridge.referrals.v1.CaseReferral
-	11, // 16: casebridge.referrals.v1.Referral.package:type_name -> casebridge.referrals.v1.CasePackage
-	40, // 17: casebridge.referrals.v1.Referral.submit_time:type_name -> google.protobuf.Timestamp
-	40, // 18: casebridge.referrals.v1.Referral.ack_due_time:type_name -> google.protobuf.Timestamp
-	12, // 19: casebridge.referrals.v1.Referral.history:type_name -> casebridge.referrals.v1.Transition
-	40, // 20: casebridge.referrals.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	40, // 21: casebridge.referrals.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
-	13, // 22: casebridge.referrals.v1.CreateReferralRequest.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 23: casebridge.referrals.v1.CreateReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 24: casebridge.referrals.v1.GetReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 25: casebridge.referrals.v1.ListReferralsResponse.referrals:type_name -> casebridge.referrals.v1.Referral
-	38, // 26: casebridge.referrals.v1.ReferralStats.by_state:type_name -> casebridge.referrals.v1.ReferralStats.ByStateEntry
-	39, // 27: casebridge.referrals.v1.ReferralStats.by_kind:type_name -> casebridge.referrals.v1.ReferralStats.ByKindEntry
-	21, // 28: casebridge.referrals.v1.ReferralStats.by_agency:type_name -> casebridge.referrals.v1.AgencyCount
-	22, // 29: casebridge.referrals.v1.GetReferralStatsResponse.stats:type_name -> casebridge.referrals.v1.ReferralStats
-	13, // 30: casebridge.referrals.v1.UpdateReferralRequest.referral:type_name -> casebridge.referrals.v1.Referral
-	41, // 31: casebridge.referrals.v1.UpdateReferralRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 32: casebridge.referrals.v1.UpdateReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 33: casebridge.referrals.v1.SubmitReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 34: casebridge.referrals.v1.AcknowledgeReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 35: casebridge.referrals.v1.AcceptReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 36: casebridge.referrals.v1.DeclineReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 37: casebridge.referrals.v1.ReturnReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	13, // 38: casebridge.referrals.v1.WithdrawReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
-	14, // 39: casebridge.referrals.v1.ReferralService.CreateReferral:input_type -> casebridge.referrals.v1.CreateReferralRequest
-	16, // 40: casebridge.referrals.v1.ReferralService.GetReferral:input_type -> casebridge.referrals.v1.GetReferralRequest
-	18, // 41: casebridge.referrals.v1.ReferralService.ListReferrals:input_type -> casebridge.referrals.v1.ListReferralsRequest
-	20, // 42: casebridge.referrals.v1.ReferralService.GetReferralStats:input_type -> casebridge.referrals.v1.GetReferralStatsRequest
-	24, // 43: casebridge.referrals.v1.ReferralService.UpdateReferral:input_type -> casebridge.referrals.v1.UpdateReferralRequest
-	26, // 44: casebridge.referrals.v1.ReferralService.SubmitReferral:input_type -> casebridge.referrals.v1.SubmitReferralRequest
-	28, // 45: casebridge.referrals.v1.ReferralService.AcknowledgeReferral:input_type -> casebridge.referrals.v1.AcknowledgeReferralRequest
-	30, // 46: casebridge.referrals.v1.ReferralService.AcceptReferral:input_type -> casebridge.referrals.v1.AcceptReferralRequest
-	32, // 47: casebridge.referrals.v1.ReferralService.DeclineReferral:input_type -> casebridge.referrals.v1.DeclineReferralRequest
-	34, // 48: casebridge.referrals.v1.ReferralService.ReturnReferral:input_type -> casebridge.referrals.v1.ReturnReferralRequest
-	36, // 49: casebridge.referrals.v1.ReferralService.WithdrawReferral:input_type -> casebridge.referrals.v1.WithdrawReferralRequest
-	15, // 50: casebridge.referrals.v1.ReferralService.CreateReferral:output_type -> casebridge.referrals.v1.CreateReferralResponse
-	17, // 51: casebridge.referrals.v1.ReferralService.GetReferral:output_type -> casebridge.referrals.v1.GetReferralResponse
-	19, // 52: casebridge.referrals.v1.ReferralService.ListReferrals:output_type -> casebridge.referrals.v1.ListReferralsResponse
-	23, // 53: casebridge.referrals.v1.ReferralService.GetReferralStats:output_type -> casebridge.referrals.v1.GetReferralStatsResponse
-	25, // 54: casebridge.referrals.v1.ReferralService.UpdateReferral:output_type -> casebridge.referrals.v1.UpdateReferralResponse
-	27, // 55: casebridge.referrals.v1.ReferralService.SubmitReferral:output_type -> casebridge.referrals.v1.SubmitReferralResponse
-	29, // 56: casebridge.referrals.v1.ReferralService.AcknowledgeReferral:output_type -> casebridge.referrals.v1.AcknowledgeReferralResponse
-	31, // 57: casebridge.referrals.v1.ReferralService.AcceptReferral:output_type -> casebridge.referrals.v1.AcceptReferralResponse
-	33, // 58: casebridge.referrals.v1.ReferralService.DeclineReferral:output_type -> casebridge.referrals.v1.DeclineReferralResponse
-	35, // 59: casebridge.referrals.v1.ReferralService.ReturnReferral:output_type -> casebridge.referrals.v1.ReturnReferralResponse
-	37, // 60: casebridge.referrals.v1.ReferralService.WithdrawReferral:output_type -> casebridge.referrals.v1.WithdrawReferralResponse
-	50, // [50:61] is the sub-list for method output_type
-	39, // [39:50] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	11, // 8: casebridge.referrals.v1.CasePackage.evidence:type_name -> casebridge.referrals.v1.PackageEvidence
+	41, // 9: casebridge.referrals.v1.CasePackage.snapshot_time:type_name -> google.protobuf.Timestamp
+	1,  // 10: casebridge.referrals.v1.Transition.from_state:type_name -> casebridge.referrals.v1.ReferralState
+	1,  // 11: casebridge.referrals.v1.Transition.to_state:type_name -> casebridge.referrals.v1.ReferralState
+	41, // 12: casebridge.referrals.v1.Transition.time:type_name -> google.protobuf.Timestamp
+	0,  // 13: casebridge.referrals.v1.Referral.kind:type_name -> casebridge.referrals.v1.ReferralKind
+	1,  // 14: casebridge.referrals.v1.Referral.state:type_name -> casebridge.referrals.v1.ReferralState
+	7,  // 15: casebridge.referrals.v1.Referral.assistance_request:type_name -> casebridge.referrals.v1.AssistanceRequest
+	9,  // 16: casebridge.referrals.v1.Referral.case_referral:type_name -> casebridge.referrals.v1.CaseReferral
+	12, // 17: casebridge.referrals.v1.Referral.package:type_name -> casebridge.referrals.v1.CasePackage
+	41, // 18: casebridge.referrals.v1.Referral.submit_time:type_name -> google.protobuf.Timestamp
+	41, // 19: casebridge.referrals.v1.Referral.ack_due_time:type_name -> google.protobuf.Timestamp
+	13, // 20: casebridge.referrals.v1.Referral.history:type_name -> casebridge.referrals.v1.Transition
+	41, // 21: casebridge.referrals.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	41, // 22: casebridge.referrals.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
+	14, // 23: casebridge.referrals.v1.CreateReferralRequest.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 24: casebridge.referrals.v1.CreateReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 25: casebridge.referrals.v1.GetReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 26: casebridge.referrals.v1.ListReferralsResponse.referrals:type_name -> casebridge.referrals.v1.Referral
+	39, // 27: casebridge.referrals.v1.ReferralStats.by_state:type_name -> casebridge.referrals.v1.ReferralStats.ByStateEntry
+	40, // 28: casebridge.referrals.v1.ReferralStats.by_kind:type_name -> casebridge.referrals.v1.ReferralStats.ByKindEntry
+	22, // 29: casebridge.referrals.v1.ReferralStats.by_agency:type_name -> casebridge.referrals.v1.AgencyCount
+	23, // 30: casebridge.referrals.v1.GetReferralStatsResponse.stats:type_name -> casebridge.referrals.v1.ReferralStats
+	14, // 31: casebridge.referrals.v1.UpdateReferralRequest.referral:type_name -> casebridge.referrals.v1.Referral
+	42, // 32: casebridge.referrals.v1.UpdateReferralRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 33: casebridge.referrals.v1.UpdateReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 34: casebridge.referrals.v1.SubmitReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 35: casebridge.referrals.v1.AcknowledgeReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 36: casebridge.referrals.v1.AcceptReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 37: casebridge.referrals.v1.DeclineReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 38: casebridge.referrals.v1.ReturnReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	14, // 39: casebridge.referrals.v1.WithdrawReferralResponse.referral:type_name -> casebridge.referrals.v1.Referral
+	15, // 40: casebridge.referrals.v1.ReferralService.CreateReferral:input_type -> casebridge.referrals.v1.CreateReferralRequest
+	17, // 41: casebridge.referrals.v1.ReferralService.GetReferral:input_type -> casebridge.referrals.v1.GetReferralRequest
+	19, // 42: casebridge.referrals.v1.ReferralService.ListReferrals:input_type -> casebridge.referrals.v1.ListReferralsRequest
+	21, // 43: casebridge.referrals.v1.ReferralService.GetReferralStats:input_type -> casebridge.referrals.v1.GetReferralStatsRequest
+	25, // 44: casebridge.referrals.v1.ReferralService.UpdateReferral:input_type -> casebridge.referrals.v1.UpdateReferralRequest
+	27, // 45: casebridge.referrals.v1.ReferralService.SubmitReferral:input_type -> casebridge.referrals.v1.SubmitReferralRequest
+	29, // 46: casebridge.referrals.v1.ReferralService.AcknowledgeReferral:input_type -> casebridge.referrals.v1.AcknowledgeReferralRequest
+	31, // 47: casebridge.referrals.v1.ReferralService.AcceptReferral:input_type -> casebridge.referrals.v1.AcceptReferralRequest
+	33, // 48: casebridge.referrals.v1.ReferralService.DeclineReferral:input_type -> casebridge.referrals.v1.DeclineReferralRequest
+	35, // 49: casebridge.referrals.v1.ReferralService.ReturnReferral:input_type -> casebridge.referrals.v1.ReturnReferralRequest
+	37, // 50: casebridge.referrals.v1.ReferralService.WithdrawReferral:input_type -> casebridge.referrals.v1.WithdrawReferralRequest
+	16, // 51: casebridge.referrals.v1.ReferralService.CreateReferral:output_type -> casebridge.referrals.v1.CreateReferralResponse
+	18, // 52: casebridge.referrals.v1.ReferralService.GetReferral:output_type -> casebridge.referrals.v1.GetReferralResponse
+	20, // 53: casebridge.referrals.v1.ReferralService.ListReferrals:output_type -> casebridge.referrals.v1.ListReferralsResponse
+	24, // 54: casebridge.referrals.v1.ReferralService.GetReferralStats:output_type -> casebridge.referrals.v1.GetReferralStatsResponse
+	26, // 55: casebridge.referrals.v1.ReferralService.UpdateReferral:output_type -> casebridge.referrals.v1.UpdateReferralResponse
+	28, // 56: casebridge.referrals.v1.ReferralService.SubmitReferral:output_type -> casebridge.referrals.v1.SubmitReferralResponse
+	30, // 57: casebridge.referrals.v1.ReferralService.AcknowledgeReferral:output_type -> casebridge.referrals.v1.AcknowledgeReferralResponse
+	32, // 58: casebridge.referrals.v1.ReferralService.AcceptReferral:output_type -> casebridge.referrals.v1.AcceptReferralResponse
+	34, // 59: casebridge.referrals.v1.ReferralService.DeclineReferral:output_type -> casebridge.referrals.v1.DeclineReferralResponse
+	36, // 60: casebridge.referrals.v1.ReferralService.ReturnReferral:output_type -> casebridge.referrals.v1.ReturnReferralResponse
+	38, // 61: casebridge.referrals.v1.ReferralService.WithdrawReferral:output_type -> casebridge.referrals.v1.WithdrawReferralResponse
+	51, // [51:62] is the sub-list for method output_type
+	40, // [40:51] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_referrals_v1_referrals_proto_init() }
@@ -2891,7 +2996,7 @@ func file_casebridge_referrals_v1_referrals_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_referrals_v1_referrals_proto_rawDesc), len(file_casebridge_referrals_v1_referrals_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
