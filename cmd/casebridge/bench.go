@@ -54,8 +54,9 @@ func (f *benchFlags) pool(ctx context.Context) (*pgxpoolCloser, error) {
 	return &pgxpoolCloser{Pool: p, stop: stop}, nil
 }
 
-// tokens mints tokens for the first detective of n generated agencies.
-func (f *benchFlags) tokens(n int) ([]string, error) {
+// users mints tokens for the first detective and the evidence custodian of
+// n generated agencies.
+func (f *benchFlags) users(n int) ([]bench.User, error) {
 	iss, err := devissuer.Load(f.dataDir)
 	if err != nil {
 		return nil, err
@@ -64,13 +65,18 @@ func (f *benchFlags) tokens(n int) ([]string, error) {
 	if b, err := os.ReadFile(filepath.Join(f.dataDir, issuerURLFile)); err == nil {
 		issuerURL = strings.TrimSpace(string(b))
 	}
-	var out []string
+	mint := func(email string) (string, error) { return iss.Mint(issuerURL, email, email, 12*time.Hour) }
+	var out []bench.User
 	for i := range n {
-		tok, err := iss.Mint(issuerURL, bench.UserEmail(i, 0), bench.UserEmail(i, 0), 12*time.Hour)
+		det, err := mint(bench.UserEmail(i, 0))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, tok)
+		cust, err := mint(bench.UserEmail(i, f.seed.UsersPerAgency+1))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bench.User{Detective: det, Custodian: cust})
 	}
 	return out, nil
 }
@@ -133,12 +139,12 @@ func newBenchRunCmd() *cobra.Command {
 			if concurrency < 1 || duration <= 0 {
 				return errors.New("--concurrency and --duration must be positive")
 			}
-			toks, err := f.tokens(min(users, f.seed.Agencies))
+			us, err := f.users(min(users, f.seed.Agencies))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "driving %s for %s at concurrency %d…\n", f.url, duration, concurrency)
-			res, err := bench.Run(cmd.Context(), bench.RunOptions{BaseURL: f.url, Tokens: toks, Concurrency: concurrency, Duration: duration, Seed: f.seed.Seed}, bench.Mix())
+			res, err := bench.Run(cmd.Context(), bench.RunOptions{BaseURL: f.url, Users: us, Concurrency: concurrency, Duration: duration, Seed: f.seed.Seed}, bench.Mix())
 			if err != nil {
 				return err
 			}
@@ -193,7 +199,7 @@ func newBenchScaleCmd() *cobra.Command {
 				}
 				ns = append(ns, n)
 			}
-			toks, err := f.tokens(1)
+			us, err := f.users(1)
 			if err != nil {
 				return err
 			}
@@ -202,7 +208,7 @@ func newBenchScaleCmd() *cobra.Command {
 				return err
 			}
 			defer p.Close()
-			pts, err := bench.Scale(cmd.Context(), p.Pool, f.url, toks[0], ns, f.seed, requests, cmd.ErrOrStderr())
+			pts, err := bench.Scale(cmd.Context(), p.Pool, f.url, us[0].Detective, ns, f.seed, requests, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ type Op struct {
 // RunOptions configures a load run.
 type RunOptions struct {
 	BaseURL     string
-	Tokens      []string // one per simulated user; workers take them in turn
+	Users       []User // simulated users; workers take them in turn
 	Concurrency int
 	Duration    time.Duration
 	Seed        uint64
@@ -42,6 +42,12 @@ type OpResult struct {
 	P50ms      float64 `json:"p50Ms"`
 	P95ms      float64 `json:"p95Ms"`
 	P99ms      float64 `json:"p99Ms"`
+}
+
+// User is a simulated user: a detective and the evidence custodian of the
+// same agency (custody events are the custodians' to record).
+type User struct {
+	Detective, Custodian string // bearer tokens
 }
 
 // Result is a whole run.
@@ -61,8 +67,9 @@ type Result struct {
 }
 
 type worker struct {
-	base   string
-	token  string
+	base      string
+	token     string
+	custodian string
 	client *http.Client
 	rng    *rand.Rand
 	cases  []string // ids this worker can touch
@@ -84,8 +91,8 @@ func Mix() []Op {
 // Run drives the API with ops for o.Duration and reports per-operation
 // latency percentiles and throughput.
 func Run(ctx context.Context, o RunOptions, ops []Op) (*Result, error) {
-	if len(o.Tokens) == 0 {
-		return nil, fmt.Errorf("bench: no tokens")
+	if len(o.Users) == 0 {
+		return nil, fmt.Errorf("bench: no users")
 	}
 	total := 0
 	for _, op := range ops {
@@ -103,7 +110,8 @@ func Run(ctx context.Context, o RunOptions, ops []Op) (*Result, error) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range o.Concurrency {
-		w := &worker{base: strings.TrimSuffix(o.BaseURL, "/"), token: o.Tokens[i%len(o.Tokens)],
+		u := o.Users[i%len(o.Users)]
+		w := &worker{base: strings.TrimSuffix(o.BaseURL, "/"), token: u.Detective, custodian: u.Custodian,
 			client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
 			rng:    rand.New(rand.NewPCG(o.Seed+uint64(i), uint64(i)*7+1))}
 		wg.Go(func() {
@@ -158,6 +166,10 @@ func pct(ds []time.Duration, p float64) float64 {
 }
 
 func (w *worker) do(ctx context.Context, method, path string, body any, out any) (int, error) {
+	return w.doAs(ctx, w.token, method, path, body, out)
+}
+
+func (w *worker) doAs(ctx context.Context, token, method, path string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -167,7 +179,7 @@ func (w *worker) do(ctx context.Context, method, path string, body any, out any)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+w.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -234,7 +246,7 @@ func registerEvidence(ctx context.Context, w *worker) (int, error) {
 	var e struct{ ID string }
 	sha := fmt.Sprintf("%064x", w.rng.Uint64())
 	code, err := w.do(ctx, "POST", "/v1/cases/"+w.someCase()+"/evidence?request_id="+uuid.NewString(), map[string]any{
-		"description": "Disk image " + words(w.rng, 2), "kind": "EVIDENCE_KIND_DISK_IMAGE", "sha256": sha, "sizeBytes": "1048576"}, &e)
+		"description": "Disk image " + words(w.rng, 2), "kind": "KIND_DISK_IMAGE", "sha256": sha, "sizeBytes": "1048576"}, &e)
 	if err == nil && code == http.StatusOK && len(w.items) < 200 {
 		w.items = append(w.items, e.ID)
 	}
@@ -246,8 +258,8 @@ func custodyEvent(ctx context.Context, w *worker) (int, error) {
 		return registerEvidence(ctx, w)
 	}
 	id := w.items[w.rng.IntN(len(w.items))]
-	return w.do(ctx, "POST", "/v1/evidence/"+id+"/custody", map[string]any{
-		"type": "CUSTODY_EVENT_TYPE_ANALYSIS", "location": "Lab 2", "purpose": "hash verification"}, nil)
+	return w.doAs(ctx, w.custodian, "POST", "/v1/evidence/"+id+"/custody?request_id="+uuid.NewString(), map[string]any{
+		"action": "CUSTODY_ACTION_ANALYSIS", "location": "Lab 2", "purpose": "hash verification"}, nil)
 }
 
 // serverRSS reads the server's resident memory from its Prometheus metrics

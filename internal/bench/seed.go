@@ -22,7 +22,7 @@ import (
 // SeedOptions sizes a generated world.
 type SeedOptions struct {
 	Agencies       int     // agencies (ORIs BN0000000…), kinds in rotation
-	UsersPerAgency int     // detectives per agency (plus one supervisor)
+	UsersPerAgency int     // detectives per agency (plus a supervisor and an evidence custodian)
 	Cases          int     // cases to add
 	NotesPerCase   int     // timeline notes per case
 	ShareRate      float64 // probability a case is shared with one other agency
@@ -40,7 +40,8 @@ func AgencyORI(i int) string { return fmt.Sprintf("BN%07d", i) }
 
 // UserEmail is the e-mail of generated user j of agency i; users are bound to
 // the development issuer with their e-mail as subject, so `bench run` can
-// mint their tokens.
+// mint their tokens. Users 0…UsersPerAgency-1 are detectives, then one
+// supervisor, then one evidence custodian.
 func UserEmail(i, j int) string { return fmt.Sprintf("det%d@%s.bench.example", j, AgencyORI(i)) }
 
 var namespace = uuid.MustParse("0b7e4d7e-8a8e-4a3c-9d0f-5b5a6c1e2f30")
@@ -55,10 +56,13 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 	var ags, users [][]any
 	for i := range o.Agencies {
 		ags = append(ags, []any{agencyID(i), AgencyORI(i), "Bench agency " + AgencyORI(i), kinds[i%len(kinds)]})
-		for j := range o.UsersPerAgency + 1 {
+		for j := range o.UsersPerAgency + 2 {
 			role := "detective"
-			if j == o.UsersPerAgency {
+			switch j {
+			case o.UsersPerAgency:
 				role = "supervisor"
+			case o.UsersPerAgency + 1:
+				role = "evidence_custodian"
 			}
 			email := UserEmail(i, j)
 			users = append(users, []any{uuid.NewSHA1(namespace, []byte(email)).String(), agencyID(i), devissuer.Name, email, email, []string{role}})

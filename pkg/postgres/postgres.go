@@ -141,7 +141,8 @@ func Translate(err error) error {
 		case pgErr.Code == "40001", pgErr.Code == "40P01":
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		case pgErr.Code == "23502", pgErr.Code == "23503", pgErr.Code == "23514",
-			pgErr.Code == "22P02", pgErr.Code == "22001", pgErr.Code == "22007", pgErr.Code == "22008":
+			pgErr.Code == "22P02", pgErr.Code == "22001", pgErr.Code == "22007", pgErr.Code == "22008",
+			pgErr.Code == "22021": // character not in repertoire (e.g. NUL in text)
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		case pgErr.Code[:2] == "08", // connection exception
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, cannot connect now

@@ -148,6 +148,9 @@ func validateUnary() grpc.UnaryServerInterceptor {
 		if err := v.Validate(msg); err != nil {
 			return nil, ValidationStatus(err)
 		}
+		if f := nulField(msg.ProtoReflect()); f != "" {
+			return nil, FieldError(f, "must not contain NUL characters")
+		}
 		return handler(ctx, req)
 	}
 }
