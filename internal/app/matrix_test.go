@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -146,7 +147,8 @@ var calls = map[string]func(f *fixture) call{
 		return call{"POST", "/v1/evidence/" + id + ":verify", map[string]any{"sha256": matrixSHA256},
 			fmt.Sprintf(`{"evidenceId": %q, "sha256": %q}`, id, matrixSHA256)}
 	},
-	"DirectoryService.ListAgencies": func(f *fixture) call { return call{"GET", "/v1/agencies", nil, `{}`} },
+	"DirectoryService.ListAgencies":   func(f *fixture) call { return call{"GET", "/v1/agencies", nil, `{}`} },
+	"DirectoryService.GetCurrentUser": func(f *fixture) call { return call{"GET", "/v1/me", nil, `{}`} },
 	"DirectoryService.GetAgency": func(f *fixture) call {
 		return call{"GET", "/v1/agencies/" + f.target, nil, fmt.Sprintf(`{"agencyId": %q}`, f.target)}
 	},
@@ -165,6 +167,52 @@ var calls = map[string]func(f *fixture) call{
 	"DirectoryService.DeactivateUser": func(f *fixture) call {
 		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + ":deactivate", map[string]any{},
 			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
+	},
+	// ReferralService rows: relation member = the user's agency sent the
+	// referral, recipient = it was sent to the user's agency, other =
+	// between two other agencies (see referralItem).
+	"ReferralService.CreateReferral": func(f *fixture) call {
+		to := demo.AgencyID("csp")
+		if f.actor == to {
+			to = demo.AgencyID("hartford")
+		}
+		ref := fmt.Sprintf(`{"kind": "REFERRAL_KIND_ASSISTANCE_REQUEST", "toAgencyId": %q, "summary": "m",
+			"assistanceRequest": {"helpWanted": ["HELP_WANTED_TECHNICAL_ADVICE"], "urgency": "URGENCY_ROUTINE",
+			"contact": {"name": "m", "email": "m@example.org"}}}`, to)
+		var body map[string]any
+		if err := json.Unmarshal([]byte(ref), &body); err != nil {
+			panic(err)
+		}
+		return call{"POST", "/v1/referrals", body, `{"referral": ` + ref + `}`}
+	},
+	"ReferralService.GetReferral": func(f *fixture) call {
+		id := referralItem(f, "SUBMITTED", "SUBMITTED")
+		return call{"GET", "/v1/referrals/" + id, nil, fmt.Sprintf(`{"referralId": %q}`, id)}
+	},
+	"ReferralService.ListReferrals": func(f *fixture) call { return call{"GET", "/v1/referrals", nil, `{}`} },
+	"ReferralService.GetReferralStats": func(f *fixture) call {
+		return call{"GET", "/v1/referrals:stats", nil, `{}`}
+	},
+	"ReferralService.UpdateReferral": func(f *fixture) call {
+		id := referralItem(f, "DRAFT", "SUBMITTED")
+		return call{"PATCH", "/v1/referrals/" + id, map[string]any{"summary": "m"},
+			fmt.Sprintf(`{"referral": {"id": %q, "summary": "m"}, "updateMask": "summary"}`, id)}
+	},
+	"ReferralService.SubmitReferral": func(f *fixture) call { return referralAction(f, "DRAFT", "SUBMITTED", "submit", "") },
+	"ReferralService.AcknowledgeReferral": func(f *fixture) call {
+		return referralAction(f, "SUBMITTED", "SUBMITTED", "acknowledge", "")
+	},
+	"ReferralService.AcceptReferral": func(f *fixture) call {
+		return referralAction(f, "ACKNOWLEDGED", "ACKNOWLEDGED", "accept", "")
+	},
+	"ReferralService.DeclineReferral": func(f *fixture) call {
+		return referralAction(f, "ACKNOWLEDGED", "ACKNOWLEDGED", "decline", "m")
+	},
+	"ReferralService.ReturnReferral": func(f *fixture) call {
+		return referralAction(f, "ACKNOWLEDGED", "ACKNOWLEDGED", "return", "m")
+	},
+	"ReferralService.WithdrawReferral": func(f *fixture) call {
+		return referralAction(f, "SUBMITTED", "SUBMITTED", "withdraw", "")
 	},
 }
 
@@ -214,6 +262,66 @@ func closeCase(f *fixture) {
 	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE cases.cases SET status = 'CLOSED', version = version + 1 WHERE id = $1`, f.caseID); err != nil {
 		panic(err)
 	}
+}
+
+// referralItem inserts an assistance request for a ReferralService row, in
+// senderState when the user's agency sent it (relation member), else in
+// state: relation other → between Hartford and CSP (or New Haven and the
+// FBI), anything else → sent to the user's agency.
+func referralItem(f *fixture, senderState, state string) string {
+	hartford, csp := demo.AgencyID("hartford"), demo.AgencyID("csp")
+	var from, to string
+	switch {
+	case f.target == f.actor:
+		from, to, state = f.actor, csp, senderState
+		if from == csp {
+			to = hartford
+		}
+	case f.target != "":
+		from, to = hartford, csp
+		if f.actor == hartford || f.actor == csp {
+			from, to = demo.AgencyID("newhaven"), demo.AgencyID("fbi")
+		}
+	default:
+		from, to = hartford, f.actor
+		if to == hartford {
+			from = demo.AgencyID("newhaven")
+		}
+	}
+	id := uuid.NewString()
+	ctx := context.Background()
+	_, err := f.s.Pool.Exec(ctx, `INSERT INTO referrals.referrals (id, kind, state, from_agency_id, from_agency_ori,
+		to_agency_id, to_agency_ori, summary, details, submit_time, ack_due_time, create_time, update_time,
+		create_user_id, create_user_email, update_user_email)
+		VALUES ($1, 'ASSISTANCE_REQUEST', $2, $3, 'M', $4, 'M', 'matrix', '{}',
+		CASE WHEN $2 = 'DRAFT' THEN NULL ELSE now() END, CASE WHEN $2 = 'DRAFT' THEN NULL ELSE now() + interval '72 hours' END,
+		now(), now(), $5, 'matrix@example.org', 'matrix@example.org')`, id, state, from, to, uuid.NewString())
+	if err != nil {
+		panic(err)
+	}
+	res := authz.Resource{Type: "referral", ID: id}
+	if err := authz.Write(ctx, f.s.Pool, authz.Grant{Resource: res, AgencyID: from, Relation: authz.RelLead}); err != nil {
+		panic(err)
+	}
+	if state != "DRAFT" {
+		if err := authz.Write(ctx, f.s.Pool, authz.Grant{Resource: res, AgencyID: to, Relation: authz.RelRecipient}); err != nil {
+			panic(err)
+		}
+	}
+	return id
+}
+
+// referralAction is a POST /v1/referrals/{id}:verb call on a fresh
+// referralItem.
+func referralAction(f *fixture, senderState, state, verb, reason string) call {
+	id := referralItem(f, senderState, state)
+	body := map[string]any{}
+	g := fmt.Sprintf(`{"referralId": %q}`, id)
+	if reason != "" {
+		body["reason"] = reason
+		g = fmt.Sprintf(`{"referralId": %q, "reason": %q}`, id, reason)
+	}
+	return call{"POST", "/v1/referrals/" + id + ":" + verb, body, g}
 }
 
 func TestAuthorizationMatrix(t *testing.T) {

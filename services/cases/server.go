@@ -218,7 +218,7 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		AgencyID:      p.AgencyID,
 		Relations:     s.authz.Permitting(p, "case", "read"),
 		NoteRelations: s.authz.Permitting(p, "note", "read"),
-		Limit:         pageSize(req.GetPageSize()) + 1,
+		Limit:         pageSize(req.GetPageSize()),
 	}
 	if err := parseCaseFilter(req.GetFilter(), &q); err != nil {
 		return nil, err
@@ -235,13 +235,12 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		}
 		q.AfterTime, q.AfterID = &t, keys[1]
 	}
-	rows, err := store.ListCases(ctx, s.pool, q)
+	rows, more, err := store.ListCases(ctx, s.pool, q)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	resp := &casesv1.ListCasesResponse{}
-	if len(rows) == q.Limit {
-		rows = rows[:q.Limit-1]
+	if more && len(rows) > 0 {
 		last := rows[len(rows)-1]
 		resp.NextPageToken = pagetoken.Encode(bind, last.CreateTime.UTC().Format(time.RFC3339Nano), last.ID)
 	}
