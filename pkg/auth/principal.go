@@ -6,6 +6,9 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Principal is the authenticated caller of a request: an active user of an
@@ -37,4 +40,15 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func FromContext(ctx context.Context) (*Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(*Principal)
 	return p, ok && p != nil
+}
+
+// Require returns the request's principal, or UNAUTHENTICATED. Handlers call
+// it first; the interceptor has already refused calls without a valid token,
+// so this only fails for a handler wired without authentication.
+func Require(ctx context.Context) (*Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "authentication required")
+	}
+	return p, nil
 }

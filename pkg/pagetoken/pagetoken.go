@@ -59,3 +59,22 @@ func Decode(token, bind string, want int) ([]string, error) {
 	}
 	return p.K, nil
 }
+
+// Page sizes of every List method (DESIGN.md §5).
+const (
+	DefaultPageSize = 25
+	MaxPageSize     = 100
+)
+
+// PageSize is the page size for a request's page_size: the default for 0
+// (or less: validation refuses negatives), and at most MaxPageSize — larger
+// values are treated as the maximum (AIP-158).
+func PageSize(n int32) int {
+	switch {
+	case n <= 0:
+		return DefaultPageSize
+	case n > MaxPageSize:
+		return MaxPageSize
+	}
+	return int(n)
+}

@@ -2,41 +2,14 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/casebridge/casebridge/pkg/authz"
-	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // toStatus is the one place the Audit service turns errors into gRPC
-// statuses. A status passes through; known sentinels map to their code;
-// anything else is logged in full and answered with a generic Internal.
+// statuses (the platform's sentinels through rpc.ToStatus; it has none of
+// its own).
 func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	switch {
-	case errors.Is(err, authz.ErrNotFound), errors.Is(err, postgres.ErrNotFound):
-		return status.Error(codes.NotFound, "case not found")
-	case errors.Is(err, authz.ErrDenied):
-		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, postgres.ErrUnavailable):
-		logger.WarnContext(ctx, "database unavailable", "err", err)
-		return status.Error(codes.Unavailable, "database unavailable; retry shortly")
-	case errors.Is(err, postgres.ErrConflict):
-		return status.Error(codes.Aborted, "concurrent change; retry")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	}
-	logger.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
+	return rpc.ToStatus(ctx, logger, err, "case not found")
 }

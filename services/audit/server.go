@@ -15,8 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
@@ -29,14 +27,9 @@ import (
 	"github.com/casebridge/casebridge/services/audit/internal/store"
 )
 
-// Page sizes (DESIGN.md §5) and the CSV report's cap.
-const (
-	defaultPageSize = 25
-	maxPageSize     = 100
-	// MaxExportRows bounds one CSV report; a longer report answers
-	// FAILED_PRECONDITION and is read through the paged JSON instead.
-	MaxExportRows = 100_000
-)
+// MaxExportRows bounds one CSV report; a longer report answers
+// FAILED_PRECONDITION and is read through the paged JSON instead.
+const MaxExportRows = 100_000
 
 // Server implements auditv1.AuditServiceServer.
 type Server struct {
@@ -54,37 +47,19 @@ func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, logger *slog.Logger) *S
 	return &Server{pool: pool, authz: az, logger: logger}
 }
 
-func principal(ctx context.Context) (*auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "authentication required")
-	}
-	return p, nil
-}
-
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
-}
-
 // filterFields are the fields ListAuditEvents filters on; time is ordered.
 var filterFields = []string{"user", "case", "action", "service", "outcome", "time"}
 
 // ListAuditEvents lists the caller's agency's chain, newest first.
 func (s *Server) ListAuditEvents(ctx context.Context, req *auditv1.ListAuditEventsRequest) (*auditv1.ListAuditEventsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.authz.AuthorizeOwnAgency(p, "audit", "read"); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	q := store.AgencyQuery{AgencyID: p.AgencyID, Limit: pageSize(req.GetPageSize()) + 1}
+	q := store.AgencyQuery{AgencyID: p.AgencyID, Limit: pagetoken.PageSize(req.GetPageSize()) + 1}
 	if err := parseFilter(req.GetFilter(), &q); err != nil {
 		return nil, err
 	}
@@ -188,7 +163,7 @@ func earlier(cur *time.Time, t time.Time) *time.Time {
 // authorizeCase lets the case's lead agency's auditors and supervisors read
 // its report (policy: read_audit on the lead relation).
 func (s *Server) authorizeCase(ctx context.Context, caseID string) error {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return err
 	}
@@ -207,7 +182,7 @@ func (s *Server) ListCaseAuditEvents(ctx context.Context, req *auditv1.ListCaseA
 	if err := s.authorizeCase(ctx, caseID); err != nil {
 		return nil, err
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	bind := pagetoken.Bind("ListCaseAuditEvents", caseID)
 	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 3)
 	if err != nil {

@@ -41,7 +41,7 @@ func (s *Server) agency(ctx context.Context, id string) (*liaisonv1.Agency, erro
 
 // AddParticipant shares the case with another agency.
 func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipantRequest) (*casesv1.AddParticipantResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipant
 
 // ListParticipants lists the agencies with an unexpired relation to the case.
 func (s *Server) ListParticipants(ctx context.Context, req *casesv1.ListParticipantsRequest) (*casesv1.ListParticipantsResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (s *Server) ListParticipants(ctx context.Context, req *casesv1.ListParticip
 
 // RemoveParticipant ends an agency's direct share.
 func (s *Server) RemoveParticipant(ctx context.Context, req *casesv1.RemoveParticipantRequest) (*casesv1.RemoveParticipantResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ var errNoShare = errors.New("no direct share")
 
 // ExplainAccess explains another user's access to the case.
 func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRequest) (*casesv1.ExplainAccessResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -31,12 +31,6 @@ import (
 	"github.com/casebridge/casebridge/services/cases/internal/store"
 )
 
-// Page sizes of every List method (DESIGN.md §5).
-const (
-	defaultPageSize = 25
-	maxPageSize     = 100
-)
-
 // Server implements casesv1.CaseServiceServer.
 type Server struct {
 	casesv1.UnimplementedCaseServiceServer
@@ -56,14 +50,6 @@ func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, dir liaisonv1.Directory
 	return &Server{pool: pool, authz: az, dir: dir, logger: logger, now: time.Now}
 }
 
-func (s *Server) principal(ctx context.Context) (*auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "authentication required")
-	}
-	return p, nil
-}
-
 func (s *Server) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func actor(p *auth.Principal) store.Actor {
@@ -81,7 +67,7 @@ func annotate(ctx context.Context, resourceType, resourceID, caseID string) {
 
 // CreateCase opens a case led by the caller's agency.
 func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest) (*casesv1.CreateCaseResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +107,7 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 	var out *store.Case
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.ClaimRequest(ctx, tx, p.UserID, "CreateCase", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateCase", req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -148,7 +134,7 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 			return err
 		}
 		if req.GetRequestId() != "" {
-			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateCase", req.GetRequestId(), c.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateCase", req.GetRequestId(), c.ID); err != nil {
 				return err
 			}
 		}
@@ -191,7 +177,7 @@ func applyTimesAndLoss(c *store.Case, in *casesv1.Case, mask map[string]bool) {
 
 // GetCase returns one case the caller may read.
 func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*casesv1.GetCaseResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +196,7 @@ var filterFields = []string{"status", "classification", "lead_agency"}
 
 // ListCases lists the cases the caller may read, newest first.
 func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (*casesv1.ListCasesResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +204,7 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		AgencyID:      p.AgencyID,
 		Relations:     s.authz.Permitting(p, "case", "read"),
 		NoteRelations: s.authz.Permitting(p, "note", "read"),
-		Limit:         pageSize(req.GetPageSize()),
+		Limit:         pagetoken.PageSize(req.GetPageSize()),
 	}
 	if err := parseCaseFilter(req.GetFilter(), &q); err != nil {
 		return nil, err
@@ -248,16 +234,6 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		resp.Cases = append(resp.Cases, caseToProto(c))
 	}
 	return resp, nil
-}
-
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
 }
 
 // parseCaseFilter turns the filter text into q's restrictions. Enum values
@@ -329,7 +305,7 @@ var serverOwned = map[string]bool{
 
 // UpdateCase changes the fields named in update_mask.
 func (s *Server) UpdateCase(ctx context.Context, req *casesv1.UpdateCaseRequest) (*casesv1.UpdateCaseResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +432,7 @@ func (s *Server) mutate(ctx context.Context, p *auth.Principal, id, wantEtag str
 
 // CloseCase closes a case with a reason.
 func (s *Server) CloseCase(ctx context.Context, req *casesv1.CloseCaseRequest) (*casesv1.CloseCaseResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +458,7 @@ func (s *Server) CloseCase(ctx context.Context, req *casesv1.CloseCaseRequest) (
 
 // ReopenCase moves a closed case back to ACTIVE.
 func (s *Server) ReopenCase(ctx context.Context, req *casesv1.ReopenCaseRequest) (*casesv1.ReopenCaseResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +493,7 @@ func (s *Server) timeline(ctx context.Context, tx pgx.Tx, p *auth.Principal, cas
 
 // CreateNote appends a note written by the caller.
 func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest) (*casesv1.CreateNoteResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -531,7 +507,7 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 	}
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.ClaimRequest(ctx, tx, p.UserID, "CreateNote", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateNote", req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -542,7 +518,7 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 				annotate(ctx, "note", n.ID, n.CaseID)
 				return audit.Write(ctx, tx)
 			}
-			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateNote", req.GetRequestId(), n.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateNote", req.GetRequestId(), n.ID); err != nil {
 				return err
 			}
 		}
@@ -560,7 +536,7 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 
 // ListNotes returns the timeline, oldest first.
 func (s *Server) ListNotes(ctx context.Context, req *casesv1.ListNotesRequest) (*casesv1.ListNotesResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +554,7 @@ func (s *Server) ListNotes(ctx context.Context, req *casesv1.ListNotesRequest) (
 			return nil, rpc.FieldError("pageToken", "invalid page token")
 		}
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	notes, err := store.ListNotes(ctx, s.pool, req.GetCaseId(), after, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)

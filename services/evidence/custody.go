@@ -16,6 +16,7 @@ import (
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
@@ -25,7 +26,7 @@ import (
 
 // CreateCustodyEvent appends one event to an item's chain of custody.
 func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateCustodyEventRequest) (*evidencev1.CreateCustodyEventResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 	var out *store.Event
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.ClaimRequest(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -125,7 +126,7 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 			return err
 		}
 		if req.GetRequestId() != "" {
-			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId(), e.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId(), e.ID); err != nil {
 				return err
 			}
 		}
@@ -162,7 +163,7 @@ func receivingAgencyWorksCase(ctx context.Context, tx pgx.Tx, it *store.Item, to
 
 // ListCustodyEvents returns an item's chain of custody, oldest first.
 func (s *Server) ListCustodyEvents(ctx context.Context, req *evidencev1.ListCustodyEventsRequest) (*evidencev1.ListCustodyEventsResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (s *Server) ListCustodyEvents(ctx context.Context, req *evidencev1.ListCust
 			return nil, rpc.FieldError("pageToken", "invalid page token")
 		}
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	evs, err := store.ListEvents(ctx, s.pool, it.ID, after, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -199,7 +200,7 @@ func (s *Server) ListCustodyEvents(ctx context.Context, req *evidencev1.ListCust
 
 // VerifyCustodyChain recomputes an item's chain from a consistent snapshot.
 func (s *Server) VerifyCustodyChain(ctx context.Context, req *evidencev1.VerifyCustodyChainRequest) (*evidencev1.VerifyCustodyChainResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +234,7 @@ func (s *Server) VerifyCustodyChain(ctx context.Context, req *evidencev1.VerifyC
 
 // VerifyEvidence records an integrity check of an item's bytes.
 func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvidenceRequest) (*evidencev1.VerifyEvidenceResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -32,12 +32,6 @@ import (
 	"github.com/casebridge/casebridge/services/evidence/internal/store"
 )
 
-// Page sizes of every List method (DESIGN.md §5).
-const (
-	defaultPageSize = 25
-	maxPageSize     = 100
-)
-
 // Server implements evidencev1.EvidenceServiceServer.
 type Server struct {
 	evidencev1.UnimplementedEvidenceServiceServer
@@ -53,14 +47,6 @@ type Server struct {
 // timeline) and dir (agencies) are called with the caller's identity.
 func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, cases casesv1.CaseServiceClient, dir liaisonv1.DirectoryServiceClient, logger *slog.Logger) *Server {
 	return &Server{pool: pool, authz: az, cases: cases, dir: dir, logger: logger, now: time.Now}
-}
-
-func (s *Server) principal(ctx context.Context) (*auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "authentication required")
-	}
-	return p, nil
 }
 
 func (s *Server) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -116,7 +102,7 @@ func lowerHex(s string) string { return strings.ToLower(s) }
 
 // CreateEvidence registers an exhibit on a case.
 func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvidenceRequest) (*evidencev1.CreateEvidenceResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +161,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 	var out *store.Item
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.ClaimRequest(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -223,7 +209,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 			return err
 		}
 		if req.GetRequestId() != "" {
-			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId(), it.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId(), it.ID); err != nil {
 				return err
 			}
 		}
@@ -239,7 +225,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 
 // GetEvidence returns one exhibit the caller may read.
 func (s *Server) GetEvidence(ctx context.Context, req *evidencev1.GetEvidenceRequest) (*evidencev1.GetEvidenceResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +238,7 @@ func (s *Server) GetEvidence(ctx context.Context, req *evidencev1.GetEvidenceReq
 
 // ListEvidence lists a case's exhibits in exhibit order.
 func (s *Server) ListEvidence(ctx context.Context, req *evidencev1.ListEvidenceRequest) (*evidencev1.ListEvidenceResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +258,7 @@ func (s *Server) ListEvidence(ctx context.Context, req *evidencev1.ListEvidenceR
 			return nil, rpc.FieldError("pageToken", "invalid page token")
 		}
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	items, err := store.ListItems(ctx, s.pool, caseID, after, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -286,14 +272,4 @@ func (s *Server) ListEvidence(ctx context.Context, req *evidencev1.ListEvidenceR
 		resp.Evidence = append(resp.Evidence, itemToProto(it))
 	}
 	return resp, nil
-}
-
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
 }

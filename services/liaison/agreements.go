@@ -12,6 +12,7 @@ import (
 
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
@@ -62,7 +63,7 @@ func agreementToProto(a *store.Agreement, now time.Time) *liaisonv1.Agreement {
 // within Casebridge, like the directory: every partner may know what was
 // agreed.
 func (s *Server) ListAgreements(ctx context.Context, req *liaisonv1.ListAgreementsRequest) (*liaisonv1.ListAgreementsResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	bind := pagetoken.Bind("ListAgreements")
@@ -79,7 +80,7 @@ func (s *Server) ListAgreements(ctx context.Context, req *liaisonv1.ListAgreemen
 		}
 		after, afterID = &t, keys[1]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListAgreements(ctx, s.pool, after, afterID, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -99,7 +100,7 @@ func (s *Server) ListAgreements(ctx context.Context, req *liaisonv1.ListAgreemen
 
 // GetAgreement returns one agreement.
 func (s *Server) GetAgreement(ctx context.Context, req *liaisonv1.GetAgreementRequest) (*liaisonv1.GetAgreementResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	annotate(ctx, "agreement", req.GetAgreementId())
@@ -112,7 +113,7 @@ func (s *Server) GetAgreement(ctx context.Context, req *liaisonv1.GetAgreementRe
 
 // CreateAgreement records an agreement of the caller's agency.
 func (s *Server) CreateAgreement(ctx context.Context, req *liaisonv1.CreateAgreementRequest) (*liaisonv1.CreateAgreementResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func (s *Server) CreateAgreement(ctx context.Context, req *liaisonv1.CreateAgree
 
 // UpdateAgreement changes an agreement of the caller's agency.
 func (s *Server) UpdateAgreement(ctx context.Context, req *liaisonv1.UpdateAgreementRequest) (*liaisonv1.UpdateAgreementResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +240,7 @@ func (s *Server) UpdateAgreement(ctx context.Context, req *liaisonv1.UpdateAgree
 // CheckSharing returns the terms of the agreement in force between the
 // caller's agency and a partner agency or task force.
 func (s *Server) CheckSharing(ctx context.Context, req *liaisonv1.CheckSharingRequest) (*liaisonv1.CheckSharingResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -29,11 +29,6 @@ import (
 	"github.com/casebridge/casebridge/services/liaison/internal/store"
 )
 
-const (
-	defaultPageSize = 25
-	maxPageSize     = 100
-)
-
 // DirectoryServer implements liaisonv1.DirectoryServiceServer.
 type DirectoryServer struct {
 	liaisonv1.UnimplementedDirectoryServiceServer
@@ -45,24 +40,6 @@ type DirectoryServer struct {
 // NewDirectoryServer returns the directory on pool.
 func NewDirectoryServer(pool *pgxpool.Pool, az *authz.Authorizer, logger *slog.Logger) *DirectoryServer {
 	return &DirectoryServer{pool: pool, authz: az, logger: logger}
-}
-
-func principal(ctx context.Context) (*auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "authentication required")
-	}
-	return p, nil
-}
-
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
 }
 
 func agencyToProto(a *store.Agency) *liaisonv1.Agency {
@@ -97,7 +74,7 @@ func userToProto(u *store.User) *liaisonv1.User {
 // ListAgencies lists every agency; the directory is readable by every
 // authenticated user.
 func (s *DirectoryServer) ListAgencies(ctx context.Context, req *liaisonv1.ListAgenciesRequest) (*liaisonv1.ListAgenciesResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	bind := pagetoken.Bind("ListAgencies")
@@ -109,7 +86,7 @@ func (s *DirectoryServer) ListAgencies(ctx context.Context, req *liaisonv1.ListA
 	if keys != nil {
 		after = keys[0]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListAgencies(ctx, s.pool, after, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -127,7 +104,7 @@ func (s *DirectoryServer) ListAgencies(ctx context.Context, req *liaisonv1.ListA
 
 // GetAgency returns one agency.
 func (s *DirectoryServer) GetAgency(ctx context.Context, req *liaisonv1.GetAgencyRequest) (*liaisonv1.GetAgencyResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	a, err := store.GetAgency(ctx, s.pool, req.GetAgencyId())
@@ -137,9 +114,27 @@ func (s *DirectoryServer) GetAgency(ctx context.Context, req *liaisonv1.GetAgenc
 	return &liaisonv1.GetAgencyResponse{Agency: agencyToProto(a)}, nil
 }
 
+// GetCurrentUser returns the caller's account and agency, as resolved from
+// their token on this very request.
+func (s *DirectoryServer) GetCurrentUser(ctx context.Context, _ *liaisonv1.GetCurrentUserRequest) (*liaisonv1.GetCurrentUserResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := store.GetAgency(ctx, s.pool, p.AgencyID)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.GetCurrentUserResponse{
+		User: &liaisonv1.User{Id: p.UserID, AgencyId: p.AgencyID, Email: p.Email, DisplayName: p.DisplayName,
+			Roles: p.Roles, Active: true, Issuer: p.Issuer, Subject: p.Subject},
+		Agency: agencyToProto(a),
+	}, nil
+}
+
 // ListUsers lists the users of the caller's own agency.
 func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUsersRequest) (*liaisonv1.ListUsersResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +153,7 @@ func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUser
 	if keys != nil {
 		after = keys[0]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListUsers(ctx, s.pool, req.GetAgencyId(), after, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -176,7 +171,7 @@ func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUser
 
 // CreateUser adds an account to the admin's own agency.
 func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateUserRequest) (*liaisonv1.CreateUserResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +203,7 @@ func annotateUser(ctx context.Context, u *store.User) {
 
 // UpdateUser changes display_name, roles or active.
 func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateUserRequest) (*liaisonv1.UpdateUserResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +249,7 @@ func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateU
 
 // DeactivateUser refuses the user from their next request on.
 func (s *DirectoryServer) DeactivateUser(ctx context.Context, req *liaisonv1.DeactivateUserRequest) (*liaisonv1.DeactivateUserResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

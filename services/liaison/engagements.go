@@ -15,6 +15,7 @@ import (
 
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
@@ -33,7 +34,7 @@ func engagementToProto(e *store.Engagement) *liaisonv1.Engagement {
 
 // ListEngagements lists the engagements the caller's agency took part in.
 func (s *Server) ListEngagements(ctx context.Context, req *liaisonv1.ListEngagementsRequest) (*liaisonv1.ListEngagementsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (s *Server) ListEngagements(ctx context.Context, req *liaisonv1.ListEngagem
 		}
 		after, afterID = &t, keys[1]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	var rows []*store.Engagement
 	if overdue {
 		rows, err = store.ListOverdue(ctx, s.pool, p.AgencyID, s.timestamp(), after, afterID, limit)
@@ -83,7 +84,7 @@ func (s *Server) ListEngagements(ctx context.Context, req *liaisonv1.ListEngagem
 
 // GetEngagement returns one engagement the caller's agency took part in.
 func (s *Server) GetEngagement(ctx context.Context, req *liaisonv1.GetEngagementRequest) (*liaisonv1.GetEngagementResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (s *Server) GetEngagement(ctx context.Context, req *liaisonv1.GetEngagement
 
 // CreateEngagement logs an engagement of the caller's agency.
 func (s *Server) CreateEngagement(ctx context.Context, req *liaisonv1.CreateEngagementRequest) (*liaisonv1.CreateEngagementResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (s *Server) CreateEngagement(ctx context.Context, req *liaisonv1.CreateEnga
 // UpdateEngagement changes the summary or the follow-up of an engagement
 // the caller's agency logged.
 func (s *Server) UpdateEngagement(ctx context.Context, req *liaisonv1.UpdateEngagementRequest) (*liaisonv1.UpdateEngagementResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,44 +6,17 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	"github.com/casebridge/casebridge/pkg/authz"
-	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // errStale: the caller's etag is not the record's current one.
 var errStale = errors.New("etag mismatch")
 
-// toStatus is the one place the Liaison service turns errors into statuses.
+// toStatus is the one place the Liaison service turns errors into statuses:
+// its own sentinels here, the platform's through rpc.ToStatus.
 func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	switch {
-	case errors.Is(err, authz.ErrNotFound), errors.Is(err, postgres.ErrNotFound):
-		return status.Error(codes.NotFound, "not found")
-	case errors.Is(err, authz.ErrDenied):
-		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, postgres.ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, "already exists")
-	case errors.Is(err, errStale):
-		return status.Error(codes.Aborted, "etag mismatch: the record changed since it was read; read it again and retry")
-	case errors.Is(err, postgres.ErrConflict):
-		return status.Error(codes.Aborted, "concurrent change; retry")
-	case errors.Is(err, postgres.ErrUnavailable):
-		logger.WarnContext(ctx, "database unavailable", "err", err)
-		return status.Error(codes.Unavailable, "database unavailable; retry shortly")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	case errors.Is(err, postgres.ErrInvalid):
-		return status.Error(codes.InvalidArgument, "invalid value")
-	}
-	logger.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
+	return rpc.ToStatus(ctx, logger, err, "not found",
+		rpc.Mapping{Err: errStale, Code: codes.Aborted,
+			Message: "etag mismatch: the record changed since it was read; read it again and retry"})
 }

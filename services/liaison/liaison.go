@@ -122,7 +122,7 @@ func page(token, bind string, want int) ([]string, error) {
 // user for method, in which case it returns the earlier resource's id.
 func idempotent(ctx context.Context, tx pgx.Tx, p *auth.Principal, method, requestID string, create func() (string, error)) (prev string, err error) {
 	if requestID != "" {
-		if prev, err = store.ClaimRequest(ctx, tx, p.UserID, method, requestID); err != nil || prev != "" {
+		if prev, err = store.Requests.Claim(ctx, tx, p.UserID, method, requestID); err != nil || prev != "" {
 			return prev, err
 		}
 	}
@@ -131,7 +131,7 @@ func idempotent(ctx context.Context, tx pgx.Tx, p *auth.Principal, method, reque
 		return "", err
 	}
 	if requestID != "" {
-		return "", store.CompleteRequest(ctx, tx, p.UserID, method, requestID, id)
+		return "", store.Requests.Complete(ctx, tx, p.UserID, method, requestID, id)
 	}
 	return "", nil
 }
@@ -148,7 +148,7 @@ func contactToProto(c *store.Contact) *liaisonv1.Contact {
 
 // ListContacts lists an agency's points of contact.
 func (s *Server) ListContacts(ctx context.Context, req *liaisonv1.ListContactsRequest) (*liaisonv1.ListContactsResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := store.GetAgency(ctx, s.pool, req.GetAgencyId()); err != nil {
@@ -163,7 +163,7 @@ func (s *Server) ListContacts(ctx context.Context, req *liaisonv1.ListContactsRe
 	if keys != nil {
 		afterName, afterID = keys[0], keys[1]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListContacts(ctx, s.pool, req.GetAgencyId(), afterName, afterID, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -183,7 +183,7 @@ func (s *Server) ListContacts(ctx context.Context, req *liaisonv1.ListContactsRe
 // CreateContact adds a point of contact to the agency (its admins and
 // liaisons).
 func (s *Server) CreateContact(ctx context.Context, req *liaisonv1.CreateContactRequest) (*liaisonv1.CreateContactResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Server) CreateContact(ctx context.Context, req *liaisonv1.CreateContact
 
 // UpdateContact changes a point of contact.
 func (s *Server) UpdateContact(ctx context.Context, req *liaisonv1.UpdateContactRequest) (*liaisonv1.UpdateContactResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (s *Server) UpdateContact(ctx context.Context, req *liaisonv1.UpdateContact
 
 // DeleteContact removes a point of contact.
 func (s *Server) DeleteContact(ctx context.Context, req *liaisonv1.DeleteContactRequest) (*liaisonv1.DeleteContactResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func assignmentToProto(a *store.Assignment) *liaisonv1.LiaisonAssignment {
 
 // ListLiaisonAssignments lists which liaison officer covers which partner.
 func (s *Server) ListLiaisonAssignments(ctx context.Context, req *liaisonv1.ListLiaisonAssignmentsRequest) (*liaisonv1.ListLiaisonAssignmentsResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := store.GetAgency(ctx, s.pool, req.GetAgencyId()); err != nil {
@@ -321,7 +321,7 @@ func (s *Server) ListLiaisonAssignments(ctx context.Context, req *liaisonv1.List
 	if keys != nil {
 		afterORI, afterID = keys[0], keys[1]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListAssignments(ctx, s.pool, req.GetAgencyId(), afterORI, afterID, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -341,7 +341,7 @@ func (s *Server) ListLiaisonAssignments(ctx context.Context, req *liaisonv1.List
 // CreateLiaisonAssignment names a liaison officer of the agency as its
 // liaison to a partner (the agency's admins).
 func (s *Server) CreateLiaisonAssignment(ctx context.Context, req *liaisonv1.CreateLiaisonAssignmentRequest) (*liaisonv1.CreateLiaisonAssignmentResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +382,7 @@ func (s *Server) CreateLiaisonAssignment(ctx context.Context, req *liaisonv1.Cre
 
 // DeleteLiaisonAssignment ends an assignment.
 func (s *Server) DeleteLiaisonAssignment(ctx context.Context, req *liaisonv1.DeleteLiaisonAssignmentRequest) (*liaisonv1.DeleteLiaisonAssignmentResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

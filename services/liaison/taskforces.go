@@ -15,6 +15,7 @@ import (
 
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
@@ -39,7 +40,7 @@ func taskforceToProto(t *store.Taskforce, now time.Time) *liaisonv1.Taskforce {
 
 // ListTaskforces lists task forces with their members, by name.
 func (s *Server) ListTaskforces(ctx context.Context, req *liaisonv1.ListTaskforcesRequest) (*liaisonv1.ListTaskforcesResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	bind := pagetoken.Bind("ListTaskforces")
@@ -51,7 +52,7 @@ func (s *Server) ListTaskforces(ctx context.Context, req *liaisonv1.ListTaskforc
 	if keys != nil {
 		afterName, afterID = keys[0], keys[1]
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.PageSize(req.GetPageSize()) + 1
 	rows, err := store.ListTaskforces(ctx, s.pool, afterName, afterID, limit)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -71,7 +72,7 @@ func (s *Server) ListTaskforces(ctx context.Context, req *liaisonv1.ListTaskforc
 
 // GetTaskforce returns one task force.
 func (s *Server) GetTaskforce(ctx context.Context, req *liaisonv1.GetTaskforceRequest) (*liaisonv1.GetTaskforceResponse, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
 	annotate(ctx, "taskforce", req.GetTaskforceId())
@@ -84,7 +85,7 @@ func (s *Server) GetTaskforce(ctx context.Context, req *liaisonv1.GetTaskforceRe
 
 // CreateTaskforce convenes a task force sponsored by the caller's agency.
 func (s *Server) CreateTaskforce(ctx context.Context, req *liaisonv1.CreateTaskforceRequest) (*liaisonv1.CreateTaskforceResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (s *Server) CreateTaskforce(ctx context.Context, req *liaisonv1.CreateTaskf
 // caller's agency sponsors it, then audits the change (recipient: the member
 // agency, whose access to every shared case changed with it).
 func (s *Server) changeMembership(ctx context.Context, tfID, agencyID, reason string, fn func(tx pgx.Tx, now time.Time) error) (*store.Taskforce, error) {
-	p, err := principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

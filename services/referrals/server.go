@@ -44,12 +44,6 @@ import (
 // referral before it is flagged overdue.
 const DefaultAckDue = 72 * time.Hour
 
-// Page sizes of ListReferrals (DESIGN.md §5).
-const (
-	defaultPageSize = 25
-	maxPageSize     = 100
-)
-
 // Server implements referralsv1.ReferralServiceServer.
 type Server struct {
 	referralsv1.UnimplementedReferralServiceServer
@@ -74,14 +68,6 @@ func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, cases casesv1.CaseServi
 		ackDue = DefaultAckDue
 	}
 	return &Server{pool: pool, authz: az, cases: cases, evidence: evidence, dir: dir, logger: logger, ackDue: ackDue, now: time.Now}
-}
-
-func (s *Server) principal(ctx context.Context) (*auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "authentication required")
-	}
-	return p, nil
 }
 
 func (s *Server) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -126,7 +112,7 @@ func transition(p *auth.Principal, action, from, to, reason string, now time.Tim
 // CreateReferral drafts an assistance request or a referral from the
 // caller's agency.
 func (s *Server) CreateReferral(ctx context.Context, req *referralsv1.CreateReferralRequest) (*referralsv1.CreateReferralResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +162,7 @@ func (s *Server) CreateReferral(ctx context.Context, req *referralsv1.CreateRefe
 	var out *store.Referral
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.ClaimRequest(ctx, tx, p.UserID, "CreateReferral", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateReferral", req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -187,7 +173,7 @@ func (s *Server) CreateReferral(ctx context.Context, req *referralsv1.CreateRefe
 				annotate(ctx, out)
 				return audit.Write(ctx, tx)
 			}
-			if err := store.CompleteRequest(ctx, tx, p.UserID, "CreateReferral", req.GetRequestId(), r.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateReferral", req.GetRequestId(), r.ID); err != nil {
 				return err
 			}
 		}
@@ -226,7 +212,7 @@ func (s *Server) toProto(ctx context.Context, r *store.Referral) (*referralsv1.R
 
 // GetReferral returns one referral the caller's agency sent or received.
 func (s *Server) GetReferral(ctx context.Context, req *referralsv1.GetReferralRequest) (*referralsv1.GetReferralResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +308,7 @@ func (s *Server) listQuery(p *auth.Principal, view, text string) (store.ListQuer
 
 // ListReferrals lists the referrals the caller may see, newest first.
 func (s *Server) ListReferrals(ctx context.Context, req *referralsv1.ListReferralsRequest) (*referralsv1.ListReferralsResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +316,7 @@ func (s *Server) ListReferrals(ctx context.Context, req *referralsv1.ListReferra
 	if err != nil {
 		return nil, err
 	}
-	q.Limit = pageSize(req.GetPageSize()) + 1
+	q.Limit = pagetoken.PageSize(req.GetPageSize()) + 1
 	bind := pagetoken.Bind("ListReferrals", p.AgencyID, req.GetView(), req.GetFilter())
 	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 2)
 	if err != nil {
@@ -363,19 +349,9 @@ func (s *Server) ListReferrals(ctx context.Context, req *referralsv1.ListReferra
 	return resp, nil
 }
 
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
-}
-
 // GetReferralStats counts the referrals the caller may see.
 func (s *Server) GetReferralStats(ctx context.Context, req *referralsv1.GetReferralStatsRequest) (*referralsv1.GetReferralStatsResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ var pastTense = map[string]string{
 // etag, prepare, then lock, re-check, apply, record the transition and the
 // audit record in one transaction.
 func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referralsv1.Referral, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +360,7 @@ var acceptNamespace = uuid.MustParse("0b6f7f0e-3d1c-4f53-9a57-6a1f0c0e5d21")
 // requester becomes `requester`; a referral makes the recipient a
 // contributor or viewer on the referred case.
 func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptReferralRequest) (*referralsv1.AcceptReferralResponse, error) {
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/referrals/internal/store"
 )
@@ -61,7 +62,7 @@ func (s *Server) UpdateReferral(ctx context.Context, req *referralsv1.UpdateRefe
 	if mask["to_agency_id"] && in.GetToAgencyId() == "" {
 		return nil, rpc.FieldError("referral.toAgencyId", "must not be empty")
 	}
-	p, err := s.principal(ctx)
+	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

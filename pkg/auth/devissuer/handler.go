@@ -15,12 +15,19 @@ const (
 )
 
 // Handler serves the issuer's OIDC discovery document and its JWKS (public
-// keys only) for issuerURL. It answers request paths below issuerURL's path
+// keys only) for issuerURL, and the authorization-code flow with PKCE
+// (/authorize, /token; see authorize.go) whose sign-in page offers the users
+// given WithLoginUsers. It answers request paths below issuerURL's path
 // (/dev/oidc/.well-known/openid-configuration, /dev/oidc/jwks.json) as the
 // gateway mounts it at PathPrefix, and the same paths with that prefix already
 // stripped.
-func (i *Issuer) Handler(issuerURL string) http.Handler {
+func (i *Issuer) Handler(issuerURL string, opts ...HandlerOption) http.Handler {
 	issuerURL = strings.TrimRight(issuerURL, "/")
+	var cfg handlerConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	flow := &codeFlow{issuer: i, issuerURL: issuerURL, users: cfg.users, codes: map[string]codeGrant{}}
 	prefix := ""
 	if u, err := url.Parse(issuerURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
@@ -29,11 +36,25 @@ func (i *Issuer) Handler(issuerURL string) http.Handler {
 		"issuer":                                issuerURL,
 		"jwks_uri":                              issuerURL + jwksPath,
 		"id_token_signing_alg_values_supported": []string{string(jose.RS256)},
-		"response_types_supported":              []string{"id_token"},
+		"authorization_endpoint":                issuerURL + authorizePath,
+		"token_endpoint":                        issuerURL + tokenPath,
+		"response_types_supported":              []string{"code", "id_token"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_post", "client_secret_basic"},
+		"scopes_supported":                      []string{"openid", "email"},
 		"subject_types_supported":               []string{"public"},
 		"claims_supported":                      []string{"iss", "sub", "aud", "email", "iat", "nbf", "exp", "jti"},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch strings.TrimPrefix(r.URL.Path, prefix) {
+		case authorizePath:
+			flow.authorize(w, r)
+			return
+		case tokenPath:
+			flow.token(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -53,12 +74,17 @@ func (i *Issuer) Handler(issuerURL string) http.Handler {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	writeJSONStatus(w, http.StatusOK, v)
+}
+
+func writeJSONStatus(w http.ResponseWriter, code int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }

@@ -511,6 +511,94 @@ func (x *GetAgencyResponse) GetAgency() *Agency {
 	return nil
 }
 
+type GetCurrentUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentUserRequest) Reset() {
+	*x = GetCurrentUserRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentUserRequest) ProtoMessage() {}
+
+func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
+func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
+}
+
+type GetCurrentUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Agency        *Agency                `protobuf:"bytes,2,opt,name=agency,proto3" json:"agency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentUserResponse) Reset() {
+	*x = GetCurrentUserResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentUserResponse) ProtoMessage() {}
+
+func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
+func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetCurrentUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GetCurrentUserResponse) GetAgency() *Agency {
+	if x != nil {
+		return x.Agency
+	}
+	return nil
+}
+
 type ListUsersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
@@ -522,7 +610,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +622,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +635,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListUsersRequest) GetAgencyId() string {
@@ -581,7 +669,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +681,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +694,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -633,7 +721,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +733,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +746,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateUserRequest) GetAgencyId() string {
@@ -684,7 +772,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +784,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +797,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -729,7 +817,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +829,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +842,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -780,7 +868,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +880,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +893,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -825,7 +913,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +925,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +938,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeactivateUserRequest) GetAgencyId() string {
@@ -876,7 +964,7 @@ type DeactivateUserResponse struct {
 
 func (x *DeactivateUserResponse) Reset() {
 	*x = DeactivateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +976,7 @@ func (x *DeactivateUserResponse) String() string {
 func (*DeactivateUserResponse) ProtoMessage() {}
 
 func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +989,7 @@ func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeactivateUserResponse) GetUser() *User {
@@ -954,7 +1042,11 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\x10GetAgencyRequest\x12%\n" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\"J\n" +
 	"\x11GetAgencyResponse\x125\n" +
-	"\x06agency\x18\x01 \x01(\v2\x1d.casebridge.liaison.v1.AgencyR\x06agency\"\x88\x01\n" +
+	"\x06agency\x18\x01 \x01(\v2\x1d.casebridge.liaison.v1.AgencyR\x06agency\"\x17\n" +
+	"\x15GetCurrentUserRequest\"\x80\x01\n" +
+	"\x16GetCurrentUserResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user\x125\n" +
+	"\x06agency\x18\x02 \x01(\v2\x1d.casebridge.liaison.v1.AgencyR\x06agency\"\x88\x01\n" +
 	"\x10ListUsersRequest\x12%\n" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
@@ -988,10 +1080,11 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\x11AGENCY_KIND_STATE\x10\x01\x12\x19\n" +
 	"\x15AGENCY_KIND_MUNICIPAL\x10\x02\x12\x18\n" +
 	"\x14AGENCY_KIND_REGIONAL\x10\x03\x12\x17\n" +
-	"\x13AGENCY_KIND_FEDERAL\x10\x042\x9a\a\n" +
+	"\x13AGENCY_KIND_FEDERAL\x10\x042\x99\b\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
-	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12\x86\x01\n" +
+	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
+	"\x0eGetCurrentUser\x12,.casebridge.liaison.v1.GetCurrentUserRequest\x1a-.casebridge.liaison.v1.GetCurrentUserResponse\"\x0e\x82\xd3\xe4\x93\x02\b\x12\x06/v1/me\x12\x86\x01\n" +
 	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x95\x01\n" +
 	"\n" +
 	"CreateUser\x12(.casebridge.liaison.v1.CreateUserRequest\x1a).casebridge.liaison.v1.CreateUserResponse\"2\x82\xd3\xe4\x93\x02,:\x04userb\x04user\"\x1e/v1/agencies/{agency_id}/users\x12\xa4\x01\n" +
@@ -1012,7 +1105,7 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(AgencyKind)(0),                // 0: casebridge.liaison.v1.AgencyKind
 	(*Agency)(nil),                 // 1: casebridge.liaison.v1.Agency
@@ -1021,49 +1114,55 @@ var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(*ListAgenciesResponse)(nil),   // 4: casebridge.liaison.v1.ListAgenciesResponse
 	(*GetAgencyRequest)(nil),       // 5: casebridge.liaison.v1.GetAgencyRequest
 	(*GetAgencyResponse)(nil),      // 6: casebridge.liaison.v1.GetAgencyResponse
-	(*ListUsersRequest)(nil),       // 7: casebridge.liaison.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 8: casebridge.liaison.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),      // 9: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),     // 10: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),      // 11: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),     // 12: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),  // 13: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil), // 14: casebridge.liaison.v1.DeactivateUserResponse
-	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 16: google.protobuf.FieldMask
+	(*GetCurrentUserRequest)(nil),  // 7: casebridge.liaison.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil), // 8: casebridge.liaison.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),       // 9: casebridge.liaison.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 10: casebridge.liaison.v1.ListUsersResponse
+	(*CreateUserRequest)(nil),      // 11: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),     // 12: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),      // 13: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),     // 14: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),  // 15: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil), // 16: casebridge.liaison.v1.DeactivateUserResponse
+	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 18: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	15, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	15, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	15, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	15, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	17, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	17, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	17, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	17, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
 	1,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	2,  // 7: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	2,  // 8: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	2,  // 9: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 10: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	16, // 11: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 12: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 13: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 14: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	5,  // 15: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	7,  // 16: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	9,  // 17: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	11, // 18: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	13, // 19: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	4,  // 20: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	6,  // 21: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	8,  // 22: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	10, // 23: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	12, // 24: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	14, // 25: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	2,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
+	1,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	2,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
+	2,  // 10: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	2,  // 11: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 12: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	18, // 13: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 14: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 15: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 16: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	5,  // 17: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	7,  // 18: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	9,  // 19: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	11, // 20: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	13, // 21: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	15, // 22: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	4,  // 23: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	6,  // 24: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	8,  // 25: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	10, // 26: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	12, // 27: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	14, // 28: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	16, // 29: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -1077,7 +1176,7 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

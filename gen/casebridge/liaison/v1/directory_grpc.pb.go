@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DirectoryService_ListAgencies_FullMethodName   = "/casebridge.liaison.v1.DirectoryService/ListAgencies"
 	DirectoryService_GetAgency_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/GetAgency"
+	DirectoryService_GetCurrentUser_FullMethodName = "/casebridge.liaison.v1.DirectoryService/GetCurrentUser"
 	DirectoryService_ListUsers_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/ListUsers"
 	DirectoryService_CreateUser_FullMethodName     = "/casebridge.liaison.v1.DirectoryService/CreateUser"
 	DirectoryService_UpdateUser_FullMethodName     = "/casebridge.liaison.v1.DirectoryService/UpdateUser"
@@ -42,6 +43,10 @@ type DirectoryServiceClient interface {
 	ListAgencies(ctx context.Context, in *ListAgenciesRequest, opts ...grpc.CallOption) (*ListAgenciesResponse, error)
 	// GetAgency returns one agency.
 	GetAgency(ctx context.Context, in *GetAgencyRequest, opts ...grpc.CallOption) (*GetAgencyResponse, error)
+	// GetCurrentUser returns the caller as the directory resolved their token:
+	// their account (roles included) and their agency. Every authenticated
+	// user may ask; a web application uses it to show who is signed in.
+	GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
@@ -76,6 +81,16 @@ func (c *directoryServiceClient) GetAgency(ctx context.Context, in *GetAgencyReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAgencyResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_GetAgency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCurrentUserResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_GetCurrentUser_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +148,10 @@ type DirectoryServiceServer interface {
 	ListAgencies(context.Context, *ListAgenciesRequest) (*ListAgenciesResponse, error)
 	// GetAgency returns one agency.
 	GetAgency(context.Context, *GetAgencyRequest) (*GetAgencyResponse, error)
+	// GetCurrentUser returns the caller as the directory resolved their token:
+	// their account (roles included) and their agency. Every authenticated
+	// user may ask; a web application uses it to show who is signed in.
+	GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
@@ -158,6 +177,9 @@ func (UnimplementedDirectoryServiceServer) ListAgencies(context.Context, *ListAg
 }
 func (UnimplementedDirectoryServiceServer) GetAgency(context.Context, *GetAgencyRequest) (*GetAgencyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAgency not implemented")
+}
+func (UnimplementedDirectoryServiceServer) GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCurrentUser not implemented")
 }
 func (UnimplementedDirectoryServiceServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
@@ -224,6 +246,24 @@ func _DirectoryService_GetAgency_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).GetAgency(ctx, req.(*GetAgencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_GetCurrentUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCurrentUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetCurrentUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetCurrentUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetCurrentUser(ctx, req.(*GetCurrentUserRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -314,6 +354,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAgency",
 			Handler:    _DirectoryService_GetAgency_Handler,
+		},
+		{
+			MethodName: "GetCurrentUser",
+			Handler:    _DirectoryService_GetCurrentUser_Handler,
 		},
 		{
 			MethodName: "ListUsers",

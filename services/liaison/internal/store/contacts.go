@@ -111,34 +111,5 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// ClaimRequest records (user, method, requestID) for an idempotent create.
-// It returns the id of the resource created by an earlier call with the same
-// key, or "" if this call is the first (the key is then held by tx until it
-// commits, so a concurrent retry waits and then sees the first result).
-func ClaimRequest(ctx context.Context, tx pgx.Tx, userID, method, requestID string) (string, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO liaison.idempotency_keys (user_id, method, request_id)
-		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, userID, method, requestID)
-	if err != nil {
-		return "", postgres.Translate(err)
-	}
-	if tag.RowsAffected() == 1 {
-		return "", nil
-	}
-	var id *string
-	err = tx.QueryRow(ctx, `SELECT resource_id::text FROM liaison.idempotency_keys
-		WHERE user_id = $1 AND method = $2 AND request_id = $3`, userID, method, requestID).Scan(&id)
-	if err != nil {
-		return "", postgres.Translate(err)
-	}
-	if id == nil {
-		return "", fmt.Errorf("idempotency key without resource: %w", postgres.ErrConflict)
-	}
-	return *id, nil
-}
-
-// CompleteRequest binds a claimed key to the resource it created.
-func CompleteRequest(ctx context.Context, tx pgx.Tx, userID, method, requestID, resourceID string) error {
-	_, err := tx.Exec(ctx, `UPDATE liaison.idempotency_keys SET resource_id = $4
-		WHERE user_id = $1 AND method = $2 AND request_id = $3`, userID, method, requestID, resourceID)
-	return postgres.Translate(err)
-}
+// Requests are the service's idempotency keys for creates with request_id.
+var Requests = postgres.NewIdempotencyKeys("liaison")
