@@ -48,6 +48,9 @@ type Config struct {
 	// Extra handlers mounted by path prefix (e.g. the development OIDC
 	// issuer at "/dev/oidc/").
 	Mounts map[string]http.Handler
+	// UI, when set, builds the web application from the gateway's upstream
+	// connections; it is served at "/" (every path the API does not own).
+	UI func(conns map[string]*grpc.ClientConn) (http.Handler, error)
 }
 
 // Gateway is the HTTP handler. It owns its gRPC connections; Close closes them.
@@ -132,6 +135,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.Handle("GET /metrics", promhttp.Handler())
 	for prefix, h := range cfg.Mounts {
 		root.Handle(prefix, h)
+	}
+	if cfg.UI != nil {
+		ui, err := cfg.UI(g.conns)
+		if err != nil {
+			_ = g.Close()
+			return nil, fmt.Errorf("gateway: web application: %w", err)
+		}
+		root.Handle("/", ui)
 	}
 	g.handler = withRequestID(limitBody(csvAccept(root)))
 	return g, nil

@@ -24,6 +24,7 @@ type serveFlags struct {
 	oidcAudience, agencyClaim, rolesClaim                                     string
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
+	webClientID, webClientSecret, sessionKeyFile                              string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -34,6 +35,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 		fs.StringVar(&f.oidcAudience, "oidc-audience", "", "audience the OIDC tokens must carry")
 		fs.StringVar(&f.agencyClaim, "oidc-agency-claim", "ori", "claim carrying the user's agency ORI")
 		fs.StringVar(&f.rolesClaim, "oidc-roles-claim", "roles", "claim carrying the user's roles")
+		fs.StringVar(&f.webClientID, "oidc-client-id", "", "OIDC client id of the web application at the first --oidc-issuer (add it to --oidc-audience); without it and without --dev-issuer the web application is off")
+		fs.StringVar(&f.webClientSecret, "oidc-client-secret", "", "OIDC client secret of the web application (optional: PKCE public client)")
 		fs.StringToStringVar(&f.upstreams, "upstream", nil, "where a service runs when not in this process, as name=host:port (repeatable; default --grpc-addr)")
 	}
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "HTTP listen address of the gateway")
@@ -43,6 +46,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the gateway's base URL as clients see it (default http://<addr>)")
 	fs.StringVar(&f.policy, "policy", "", "authorization policy file (default: the embedded policy)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
@@ -57,6 +61,7 @@ func (f *serveFlags) config() app.Config {
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole,
 		ReferralAckDue: f.referralAckDue,
+		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/casebridge/casebridge/gateway"
+	"github.com/casebridge/casebridge/gateway/web"
+	"github.com/casebridge/casebridge/internal/demo"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
@@ -68,6 +71,12 @@ type Config struct {
 	// ReferralAckDue is how long a recipient has to acknowledge a referral
 	// (--referral-ack-due); 0 means the default, 72h.
 	ReferralAckDue time.Duration
+	// Web application (gateway/web): its OIDC client at the first
+	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
+	// development issuer when DevIssuer is set and no client id is given;
+	// the file holding its session key (--session-key-file; default
+	// <data-dir>/web-session.key, created 0600).
+	WebClientID, WebClientSecret, SessionKeyFile string
 }
 
 // Validate checks cfg and fills defaults.
@@ -220,10 +229,13 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 	}
 	mounts := map[string]http.Handler{}
 	if dev != nil {
-		mounts["/dev/oidc/"] = dev.Handler(a.issuerRL)
+		mounts["/dev/oidc/"] = dev.Handler(a.issuerRL, devissuer.WithLoginUsers(demoLoginUsers()))
 	}
-	var err error
-	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts}); err != nil {
+	ui, err := a.webUI()
+	if err != nil {
+		return err
+	}
+	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts, UI: ui}); err != nil {
 		return err
 	}
 	a.httpSrv = &http.Server{Handler: a.gw, ReadHeaderTimeout: 10 * time.Second}
@@ -233,6 +245,46 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 		}
 	}()
 	return nil
+}
+
+// webUI returns the web application's constructor, or nil when no OIDC
+// client is configured for it (then "/" is not served).
+func (a *App) webUI() (func(map[string]*grpc.ClientConn) (http.Handler, error), error) {
+	cfg := a.cfg
+	wc := web.Config{Logger: cfg.Logger, PublicURL: a.public, ClientID: cfg.WebClientID, ClientSecret: cfg.WebClientSecret}
+	switch {
+	case cfg.WebClientID != "" && len(cfg.Issuers) > 0:
+		wc.IssuerURL = cfg.Issuers[0].URL
+	case cfg.DevIssuer:
+		wc.IssuerURL, wc.ClientID = a.issuerRL, devissuer.Audience
+	default:
+		return nil, nil
+	}
+	keyFile := cfg.SessionKeyFile
+	if keyFile == "" && cfg.DataDir != "" {
+		keyFile = filepath.Join(cfg.DataDir, "web-session.key")
+	}
+	if keyFile == "" {
+		return nil, errors.New("the web application needs --session-key-file (or --data-dir)")
+	}
+	key, err := web.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	wc.SessionKey = key
+	return func(conns map[string]*grpc.ClientConn) (http.Handler, error) {
+		wc.Conns = conns
+		return web.New(wc)
+	}, nil
+}
+
+// demoLoginUsers are the users the development issuer's sign-in page offers.
+func demoLoginUsers() []devissuer.LoginUser {
+	out := make([]devissuer.LoginUser, 0, len(demo.Users))
+	for _, u := range demo.Users {
+		out = append(out, devissuer.LoginUser{Email: u.Email, Name: u.DisplayName, Agency: u.Agency, Roles: u.Roles})
+	}
+	return out
 }
 
 // upstream returns the gRPC address of service name: its --upstream entry,

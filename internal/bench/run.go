@@ -70,10 +70,10 @@ type worker struct {
 	base      string
 	token     string
 	custodian string
-	client *http.Client
-	rng    *rand.Rand
-	cases  []string // ids this worker can touch
-	items  []string // evidence ids
+	client    *http.Client
+	rng       *rand.Rand
+	cases     []string // ids this worker can touch
+	items     []string // evidence ids
 }
 
 // Mix is the default operation mix.

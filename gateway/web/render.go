@@ -1,0 +1,124 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// view is what every template receives: the session (nil when signed out),
+// the page's data, and the current path for the navigation.
+type view struct {
+	S    *session
+	D    map[string]any
+	Path string
+}
+
+// Has reports whether the signed-in user holds role (for navigation hints
+// only; the API decides).
+func (v view) Has(role string) bool { return v.S != nil && slices.Contains(v.S.Roles, role) }
+
+var funcs = template.FuncMap{
+	// label turns an enum value name into words: "STATUS_OPEN" → "Open",
+	// "CLASSIFICATION_BUSINESS_EMAIL_COMPROMISE" → "Business email compromise".
+	"label": label,
+	"when": func(ts *timestamppb.Timestamp) string {
+		if ts == nil || !ts.IsValid() || ts.AsTime().IsZero() || ts.GetSeconds() == 0 {
+			return ""
+		}
+		return ts.AsTime().Local().Format("2006-01-02 15:04")
+	},
+	"iso": func(ts *timestamppb.Timestamp) string {
+		if ts == nil || ts.GetSeconds() == 0 {
+			return ""
+		}
+		return ts.AsTime().UTC().Format(time.RFC3339)
+	},
+	"lower": strings.ToLower,
+	"join":  strings.Join,
+	"short": func(s string) string {
+		r := []rune(s)
+		if len(r) > 60 {
+			return string(r[:60]) + "…"
+		}
+		return s
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"str": func(v any) string { return fmt.Sprint(v) },
+	"svg": func(s string) template.HTML { return template.HTML(s) }, // only for SVG built by svg.go, which escapes every text
+}
+
+// label turns an enum name into words.
+func label(v any) string {
+	s := fmt.Sprint(v)
+	for _, p := range []string{"STATUS_", "CLASSIFICATION_", "PRIORITY_", "RELATION_", "REFERRAL_KIND_", "REFERRAL_STATE_",
+		"HELP_WANTED_", "URGENCY_", "REFERRAL_REASON_", "SHARE_RELATION_", "KIND_", "CUSTODY_ACTION_", "NOTE_KIND_",
+		"DISPOSITION_", "LEGAL_AUTHORITY_TYPE_", "AGENCY_KIND_", "DATA_CATEGORY_", "CHANNEL_"} {
+		if strings.HasPrefix(s, p) {
+			s = strings.TrimPrefix(s, p)
+			break
+		}
+	}
+	if s == "UNSPECIFIED" {
+		return ""
+	}
+	s = strings.ToLower(strings.ReplaceAll(s, "_", " "))
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(files, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", n, err)
+		}
+		out[base] = t
+	}
+	return out, nil
+}
+
+// render writes page with data. It renders into a buffer first, so a
+// template error never sends half a page.
+func (a *App) render(w http.ResponseWriter, r *http.Request, code int, page string, s *session, data map[string]any) {
+	t, ok := a.pages[page]
+	if !ok {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", view{S: s, D: data, Path: r.URL.Path}); err != nil {
+		a.logger.Error("web: rendering", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
