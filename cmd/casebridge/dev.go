@@ -76,6 +76,7 @@ func runDev(cmd *cobra.Command, f *serveFlags) (err error) {
 		logger.Info("seeded the demo world")
 	}
 	cfg.DatabaseURL = url
+	startDebug(f.debugAddr, logger)
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -140,7 +141,9 @@ func newDevTokenCmd() *cobra.Command {
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			email := strings.ToLower(strings.TrimSpace(args[0]))
+			// The subject is the address exactly as the directory binds it
+			// (demo users are lower case); no case folding here.
+			email := strings.TrimSpace(args[0])
 			if !strings.Contains(email, "@") {
 				return fmt.Errorf("EMAIL: %q is not an e-mail address", args[0])
 			}

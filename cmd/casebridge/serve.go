@@ -18,6 +18,7 @@ import (
 // serveFlags are the flags of serve (and, in part, dev).
 type serveFlags struct {
 	target, addr, grpcAddr, databaseURL, dataDir, publicURL, policy, logLevel string
+	debugAddr                                                                 string
 	dbRole                                                                    string
 	devIssuer                                                                 bool
 	oidcIssuers                                                               []string
@@ -46,6 +47,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the gateway's base URL as clients see it (default http://<addr>)")
 	fs.StringVar(&f.policy, "policy", "", "authorization policy file (default: the embedded policy)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
@@ -86,6 +88,7 @@ that scale each separately. The schema must be migrated first
 				return err
 			}
 			cfg := f.config()
+			startDebug(f.debugAddr, cfg.Logger)
 			a, err := app.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err

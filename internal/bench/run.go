@@ -72,8 +72,9 @@ type worker struct {
 	custodian string
 	client    *http.Client
 	rng       *rand.Rand
-	cases     []string // ids this worker can touch
-	items     []string // evidence ids
+	cases     []string        // ids this worker can touch
+	items     []string        // evidence ids
+	out       map[string]bool // evidence this worker has checked out
 }
 
 // Mix is the default operation mix.
@@ -103,6 +104,12 @@ func Run(ctx context.Context, o RunOptions, ops []Op) (*Result, error) {
 		d   time.Duration
 		err bool
 	}
+	// Preflight: a world that was not seeded, or tokens from another
+	// issuer, would otherwise show up only as a table full of errors.
+	pre := &worker{base: strings.TrimSuffix(o.BaseURL, "/"), token: o.Users[0].Detective, client: http.DefaultClient}
+	if code, err := pre.do(ctx, "GET", "/v1/cases?page_size=1", nil, nil); err != nil || code != http.StatusOK {
+		return nil, fmt.Errorf("bench: a generated user cannot list cases (status %d, %v): run `casebridge bench seed` against this server's database first", code, err)
+	}
 	samples := make([][]sample, o.Concurrency)
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
@@ -113,7 +120,7 @@ func Run(ctx context.Context, o RunOptions, ops []Op) (*Result, error) {
 		u := o.Users[i%len(o.Users)]
 		w := &worker{base: strings.TrimSuffix(o.BaseURL, "/"), token: u.Detective, custodian: u.Custodian,
 			client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
-			rng:    rand.New(rand.NewPCG(o.Seed+uint64(i), uint64(i)*7+1))}
+			rng:    rand.New(rand.NewPCG(o.Seed+uint64(i), uint64(i)*7+1)), out: map[string]bool{}}
 		wg.Go(func() {
 			_, _ = listCases(ctx, w) // learn some case ids
 			for ctx.Err() == nil {
@@ -257,9 +264,19 @@ func custodyEvent(ctx context.Context, w *worker) (int, error) {
 	if len(w.items) == 0 {
 		return registerEvidence(ctx, w)
 	}
+	// Alternate check-out (to the lab) and check-in, the legal cycle of
+	// an item in custody.
 	id := w.items[w.rng.IntN(len(w.items))]
-	return w.doAs(ctx, w.custodian, "POST", "/v1/evidence/"+id+"/custody?request_id="+uuid.NewString(), map[string]any{
-		"action": "CUSTODY_ACTION_ANALYSIS", "location": "Lab 2", "purpose": "hash verification"}, nil)
+	action, purpose := "CUSTODY_ACTION_CHECK_OUT", "imaging in the forensic lab"
+	if w.out[id] {
+		action, purpose = "CUSTODY_ACTION_CHECK_IN", "returned to the evidence room"
+	}
+	code, err := w.doAs(ctx, w.custodian, "POST", "/v1/evidence/"+id+"/custody?request_id="+uuid.NewString(), map[string]any{
+		"action": action, "location": "Lab 2", "purpose": purpose}, nil)
+	if err == nil && code == http.StatusOK {
+		w.out[id] = !w.out[id]
+	}
+	return code, err
 }
 
 // serverRSS reads the server's resident memory from its Prometheus metrics

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +43,9 @@ func AgencyORI(i int) string { return fmt.Sprintf("BN%07d", i) }
 // the development issuer with their e-mail as subject, so `bench run` can
 // mint their tokens. Users 0…UsersPerAgency-1 are detectives, then one
 // supervisor, then one evidence custodian.
-func UserEmail(i, j int) string { return fmt.Sprintf("det%d@%s.bench.example", j, AgencyORI(i)) }
+func UserEmail(i, j int) string {
+	return fmt.Sprintf("det%d@%s.bench.example", j, strings.ToLower(AgencyORI(i)))
+}
 
 var namespace = uuid.MustParse("0b7e4d7e-8a8e-4a3c-9d0f-5b5a6c1e2f30")
 

@@ -38,6 +38,8 @@ type Authenticator struct {
 	discoveryTimeout time.Duration
 	// roles are the role names provisioning accepts from claims.
 	roles []string
+	// verified remembers tokens already verified (see verifiedTokens).
+	verified verifiedTokens
 }
 
 // Option configures an Authenticator.
@@ -154,6 +156,10 @@ func (a *Authenticator) VerifyToken(ctx context.Context, rawToken string) (*Clai
 	if len(rawToken) > maxTokenBytes {
 		return nil, unauthenticated("token too large", nil)
 	}
+	if c, ok := a.verified.get(rawToken, a.now()); ok {
+		cp := *c
+		return &cp, nil
+	}
 	iss, err := unverifiedIssuer(rawToken)
 	if err != nil {
 		return nil, unauthenticated("malformed token", err)
@@ -180,7 +186,13 @@ func (a *Authenticator) VerifyToken(ctx context.Context, rawToken string) (*Clai
 			return nil, unauthenticated("invalid token", err)
 		}
 	}
-	return a.claims(ti.cfg, tok)
+	c, err := a.claims(ti.cfg, tok)
+	if err != nil {
+		return nil, err
+	}
+	a.verified.put(rawToken, c, a.now())
+	cp := *c
+	return &cp, nil
 }
 
 // claims reads what go-oidc does not check or expose from a verified token.

@@ -401,3 +401,34 @@ func keyID(t *testing.T, tok string) string {
 	require.NoError(t, json.Unmarshal(b, &h))
 	return h.Kid
 }
+
+// A token verified once is remembered only until it expires, and the user
+// is resolved anew on every request.
+func TestVerifiedTokenCacheKeepsExpiryAndDirectory(t *testing.T) {
+	t.Parallel()
+	ti := newTestIssuer(t)
+	dir := &memDirectory{users: map[[2]string]auth.Principal{
+		{devissuer.Name, alvarez}: {UserID: "id", Email: alvarez, Roles: []string{"detective"}, Issuer: devissuer.Name, Subject: alvarez},
+	}}
+	var now atomic.Int64
+	now.Store(time.Now().Unix())
+	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: devissuer.Name, URL: ti.url, Audience: devissuer.Audience}}, dir,
+		auth.WithClock(func() time.Time { return time.Unix(now.Load(), 0) }))
+	tok := ti.sign(t, alvarez, func(m map[string]any) { m["exp"] = now.Load() + 60 })
+	ctx := context.Background()
+	_, err := a.Authenticate(ctx, tok)
+	require.NoError(t, err)
+	_, err = a.Authenticate(ctx, tok)
+	require.NoError(t, err, "served from the cache")
+
+	// The directory is asked every time: a removed user is refused at once.
+	delete(dir.users, [2]string{devissuer.Name, alvarez})
+	_, err = a.Authenticate(ctx, tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+
+	// Past its exp the cached token is refused too.
+	dir.users[[2]string{devissuer.Name, alvarez}] = auth.Principal{UserID: "id", Email: alvarez, Issuer: devissuer.Name, Subject: alvarez}
+	now.Add(61)
+	_, err = a.Authenticate(ctx, tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}

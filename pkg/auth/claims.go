@@ -22,6 +22,8 @@ type Claims struct {
 	IssuedAt  time.Time
 	NotBefore time.Time // zero if the token has no "nbf"
 	Expiry    time.Time
+
+	verifiedAt time.Time // when VerifyToken checked it (cache bookkeeping)
 }
 
 // unverifiedIssuer returns the "iss" of a compact JWS without checking
