@@ -72,25 +72,23 @@ func appendEvents(ctx context.Context, q postgres.Querier, evs []*Event) error {
 	}
 	// A fixed lock order keeps two batches from deadlocking.
 	slices.Sort(order)
+	if b, ok := q.(batcher); ok {
+		return appendPipelined(ctx, b, order, byChain)
+	}
 	for _, agency := range order {
-		if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))`, agency); err != nil {
+		if _, err := q.Exec(ctx, lockChainSQL, agency); err != nil {
 			return postgres.Translate(err)
 		}
-		var seq int64
-		var prev []byte
-		err := q.QueryRow(ctx, `SELECT seq, hash FROM audit.events WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1`, agency).Scan(&seq, &prev)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			seq, prev = 0, GenesisHash
-		case err != nil:
-			return postgres.Translate(err)
+		seq, prev, err := chainHead(q.QueryRow(ctx, chainHeadSQL, agency))
+		if err != nil {
+			return err
 		}
 		for _, e := range byChain[agency] {
 			seq++
 			e.Seq = seq
 			h := Hash(prev, e)
-			if err := insert(ctx, q, e, prev, h); err != nil {
-				return err
+			if _, err := q.Exec(ctx, insertSQL, insertArgs(e, prev, h)...); err != nil {
+				return postgres.Translate(err)
 			}
 			prev = h
 		}
@@ -98,20 +96,82 @@ func appendEvents(ctx context.Context, q postgres.Querier, evs []*Event) error {
 	return nil
 }
 
-func insert(ctx context.Context, q postgres.Querier, e *Event, prev, h []byte) error {
+// batcher is a transaction that can pipeline statements (pgx.Tx).
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+const (
+	lockChainSQL = `SELECT pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))`
+	chainHeadSQL = `SELECT seq, hash FROM audit.events WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1`
+	insertSQL    = `INSERT INTO audit.events (agency_id, seq, id, event_time, request_id, user_id,
+		user_email, agency_ori, roles, client_addr, user_agent, service, method, action, resource_type,
+		resource_id, case_id, outcome, status_code, purpose, recipient_agency_id, changes, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24)`
+)
+
+// appendPipelined does what appendEvents does in two round trips however
+// many records and chains: every lock and head read in one pipeline (each
+// statement still takes its own snapshot, so a head read after its lock
+// sees every record committed before the lock was granted), then every
+// insert in another. Group commit batches many records, so this keeps the
+// cost of auditing a read close to one commit shared by many requests.
+func appendPipelined(ctx context.Context, q batcher, order []string, byChain map[string][]*Event) error {
+	heads := &pgx.Batch{}
+	for _, agency := range order {
+		heads.Queue(lockChainSQL, agency)
+		heads.Queue(chainHeadSQL, agency)
+	}
+	res := q.SendBatch(ctx, heads)
+	inserts := &pgx.Batch{}
+	for _, agency := range order {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			return postgres.Translate(err)
+		}
+		seq, prev, err := chainHead(res.QueryRow())
+		if err != nil {
+			_ = res.Close()
+			return err
+		}
+		for _, e := range byChain[agency] {
+			seq++
+			e.Seq = seq
+			h := Hash(prev, e)
+			inserts.Queue(insertSQL, insertArgs(e, prev, h)...)
+			prev = h
+		}
+	}
+	if err := res.Close(); err != nil {
+		return postgres.Translate(err)
+	}
+	return postgres.Translate(q.SendBatch(ctx, inserts).Close())
+}
+
+// chainHead reads a chain's last seq and hash (0 and the genesis hash for
+// an empty chain).
+func chainHead(row pgx.Row) (int64, []byte, error) {
+	var seq int64
+	var prev []byte
+	err := row.Scan(&seq, &prev)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, GenesisHash, nil
+	case err != nil:
+		return 0, nil, postgres.Translate(err)
+	}
+	return seq, prev, nil
+}
+
+func insertArgs(e *Event, prev, h []byte) []any {
 	var changes []byte
 	if len(e.Changes) > 0 {
 		changes, _ = json.Marshal(e.Changes)
 	}
-	_, err := q.Exec(ctx, `INSERT INTO audit.events (agency_id, seq, id, event_time, request_id, user_id,
-		user_email, agency_ori, roles, client_addr, user_agent, service, method, action, resource_type,
-		resource_id, case_id, outcome, status_code, purpose, recipient_agency_id, changes, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24)`,
-		e.AgencyID, e.Seq, e.ID, e.Time, e.RequestID, e.UserID, e.UserEmail, e.AgencyORI, nonNil(e.Roles),
+	return []any{e.AgencyID, e.Seq, e.ID, e.Time, e.RequestID, e.UserID, e.UserEmail, e.AgencyORI, nonNil(e.Roles),
 		e.ClientAddr, e.UserAgent, e.Service, e.Method, e.Action, e.ResourceType, e.ResourceID, e.CaseID,
-		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h)
-	return postgres.Translate(err)
+		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h}
 }
 
 // normalize makes e hash exactly as it will read back from the table:
