@@ -128,6 +128,7 @@ func newBenchRunCmd() *cobra.Command {
 	var concurrency, users int
 	var duration time.Duration
 	var noBaseline bool
+	var mix string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Drive the HTTP API with a mix and compare with the database's raw limit",
@@ -144,7 +145,11 @@ func newBenchRunCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "driving %s for %s at concurrency %d…\n", f.url, duration, concurrency)
-			res, err := bench.Run(cmd.Context(), bench.RunOptions{BaseURL: f.url, Users: us, Concurrency: concurrency, Duration: duration, Seed: f.seed.Seed}, bench.Mix())
+			ops, err := bench.MixNamed(mix)
+			if err != nil {
+				return err
+			}
+			res, err := bench.Run(cmd.Context(), bench.RunOptions{BaseURL: f.url, Users: us, Concurrency: concurrency, Duration: duration, Seed: f.seed.Seed}, ops)
 			if err != nil {
 				return err
 			}
@@ -176,6 +181,7 @@ func newBenchRunCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&duration, "duration", 30*time.Second, "how long to drive (and to measure the baseline)")
 	cmd.Flags().IntVar(&users, "users", 20, "distinct users (first detective of each generated agency)")
 	cmd.Flags().BoolVar(&noBaseline, "no-baseline", false, "skip the raw SQL baseline")
+	cmd.Flags().StringVar(&mix, "mix", "default", "operation mix: default (create 15%, get 35%, list 25%, note 15%, evidence 5%, custody 5%) or create (create_case only, to compare with the baseline one to one)")
 	return cmd
 }
 

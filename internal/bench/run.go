@@ -89,6 +89,18 @@ func Mix() []Op {
 	}
 }
 
+// MixNamed returns a named mix: "default" (Mix) or "create" (create_case
+// only: the API's equivalent of the baseline transaction).
+func MixNamed(name string) ([]Op, error) {
+	switch name {
+	case "", "default":
+		return Mix(), nil
+	case "create":
+		return []Op{{"create_case", 1, createCase}}, nil
+	}
+	return nil, fmt.Errorf("--mix: unknown mix %q (default, create)", name)
+}
+
 // Run drives the API with ops for o.Duration and reports per-operation
 // latency percentiles and throughput.
 func Run(ctx context.Context, o RunOptions, ops []Op) (*Result, error) {

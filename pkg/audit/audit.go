@@ -72,6 +72,10 @@ type Event struct {
 	Purpose           string    `json:"purpose"`
 	RecipientAgencyID string    `json:"recipientAgencyId"`
 	Changes           []Change  `json:"changes"`
+	// ListedCaseIDs are the cases a List call showed. Added after the
+	// first records were written: omitted when empty, so the canonical
+	// form of every older record is unchanged.
+	ListedCaseIDs []string `json:"listedCaseIds,omitempty"`
 }
 
 // call is the per-request state the interceptor keeps in the context.

@@ -106,9 +106,10 @@ const (
 	chainHeadSQL = `SELECT seq, hash FROM audit.events WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1`
 	insertSQL    = `INSERT INTO audit.events (agency_id, seq, id, event_time, request_id, user_id,
 		user_email, agency_ori, roles, client_addr, user_agent, service, method, action, resource_type,
-		resource_id, case_id, outcome, status_code, purpose, recipient_agency_id, changes, prev_hash, hash)
+		resource_id, case_id, outcome, status_code, purpose, recipient_agency_id, changes, prev_hash, hash,
+		listed_case_ids)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24)`
+		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24, $25::uuid[])`
 )
 
 // appendPipelined does what appendEvents does in two round trips however
@@ -171,7 +172,15 @@ func insertArgs(e *Event, prev, h []byte) []any {
 	}
 	return []any{e.AgencyID, e.Seq, e.ID, e.Time, e.RequestID, e.UserID, e.UserEmail, e.AgencyORI, nonNil(e.Roles),
 		e.ClientAddr, e.UserAgent, e.Service, e.Method, e.Action, e.ResourceType, e.ResourceID, e.CaseID,
-		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h}
+		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h, listed(e.ListedCaseIDs)}
+}
+
+// listed is the listed_case_ids column: NULL when the call listed nothing.
+func listed(ids []string) any {
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
 }
 
 // normalize makes e hash exactly as it will read back from the table:
@@ -193,6 +202,16 @@ func normalize(e *Event) {
 	for i := range e.Changes {
 		e.Changes[i].Field, e.Changes[i].Hash = cleanText(e.Changes[i].Field), cleanText(e.Changes[i].Hash)
 	}
+	ids := e.ListedCaseIDs[:0]
+	for _, id := range e.ListedCaseIDs {
+		if id = canonicalUUID(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		ids = nil
+	}
+	e.ListedCaseIDs = ids
 }
 
 func canonicalUUID(s string) string {

@@ -359,3 +359,32 @@ func mustMsg(t *testing.T, name string) protoreflect.MessageDescriptor {
 	require.NoError(t, err)
 	return d.(protoreflect.MessageDescriptor)
 }
+
+// A list that showed a case is an access to it: the case's disclosure
+// report includes it, and the record still verifies.
+func TestListedCasesAppearInDisclosureReport(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	id := createCase(t, s, detective, "Listed, not opened")
+	other := createCase(t, s, detective, "Another case")
+	r := s.Do(t, "sgt.brooks@csp.example", "POST", "/v1/cases/"+id+"/participants", map[string]any{
+		"agencyId": demo.AgencyID("hartford"), "relation": "RELATION_VIEWER", "reason": "joint review"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.Len(t, s.Do(t, hartford, "GET", "/v1/cases", nil).List("cases"), 1)
+
+	rep := s.Do(t, auditor, "GET", "/v1/cases/"+id+"/audit?page_size=100", nil)
+	require.Equal(t, http.StatusOK, rep.Status, string(rep.Raw))
+	found := false
+	for _, e := range rep.List("events") {
+		if e["method"] == "ListCases" && e["userEmail"] == hartford {
+			found = true
+			require.Equal(t, "CT0006400", e["agencyOri"])
+		}
+	}
+	require.True(t, found, "Hartford's list is missing from the report: %s", rep.Raw)
+	// The other case was not on Hartford's page: not in its report.
+	for _, e := range s.Do(t, auditor, "GET", "/v1/cases/"+other+"/audit?page_size=100", nil).List("events") {
+		require.False(t, e["method"] == "ListCases" && e["userEmail"] == hartford)
+	}
+	verifyAll(t, s)
+}

@@ -230,9 +230,14 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		last := rows[len(rows)-1]
 		resp.NextPageToken = pagetoken.Encode(bind, last.CreateTime.UTC().Format(time.RFC3339Nano), last.ID)
 	}
+	ids := make([]string, 0, len(rows))
 	for _, c := range rows {
 		resp.Cases = append(resp.Cases, caseToProto(c))
+		ids = append(ids, c.ID)
 	}
+	// Each listed case was shown to the caller: name them all in the audit
+	// record, so every case's disclosure report includes this access.
+	audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ListedCaseIDs = "case", ids })
 	return resp, nil
 }
 

@@ -59,7 +59,7 @@ func ListAgency(ctx context.Context, db postgres.Querier, q AgencyQuery) ([]Row,
 		add("NOT (lower(e.user_email) = ANY($%d))", lower(q.NotUsers))
 	}
 	if len(q.Cases) > 0 {
-		add("e.case_id = ANY($%d::uuid[])", q.Cases)
+		add("(e.case_id = ANY($%[1]d::uuid[]) OR e.listed_case_ids && $%[1]d::uuid[])", q.Cases)
 	}
 	if len(q.Actions) > 0 {
 		add("e.action = ANY($%d)", q.Actions)
@@ -93,6 +93,10 @@ func ListAgency(ctx context.Context, db postgres.Querier, q AgencyQuery) ([]Row,
 	return collect(ctx, db, sql, args...)
 }
 
+// namesCase is true for a record about case $1: made on it, or a List that
+// showed it.
+const namesCase = `(e.case_id = $1 OR e.listed_case_ids @> ARRAY[$1::uuid])`
+
 // CaseAfter is the keyset position of the case report.
 type CaseAfter struct {
 	Time     time.Time
@@ -104,10 +108,10 @@ type CaseAfter struct {
 // first (by time, then chain, then position), after the position when given.
 func ListCase(ctx context.Context, db postgres.Querier, caseID string, after *CaseAfter, limit int) ([]Row, error) {
 	if after == nil {
-		return collect(ctx, db, selectRow+` WHERE e.case_id = $1
+		return collect(ctx, db, selectRow+` WHERE `+namesCase+`
 			ORDER BY e.event_time, e.agency_id, e.seq LIMIT $2`, caseID, limit)
 	}
-	return collect(ctx, db, selectRow+` WHERE e.case_id = $1 AND (e.event_time, e.agency_id, e.seq) > ($2, $3::uuid, $4)
+	return collect(ctx, db, selectRow+` WHERE `+namesCase+` AND (e.event_time, e.agency_id, e.seq) > ($2, $3::uuid, $4)
 		ORDER BY e.event_time, e.agency_id, e.seq LIMIT $5`, caseID, after.Time, after.AgencyID, after.Seq, limit)
 }
 
