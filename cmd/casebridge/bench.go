@@ -38,6 +38,8 @@ func (f *benchFlags) register(cmd *cobra.Command, withURL bool) {
 	fs.IntVar(&f.seed.UsersPerAgency, "users-per-agency", bench.DefaultSeed.UsersPerAgency, "detectives per agency (plus one supervisor)")
 	fs.IntVar(&f.seed.NotesPerCase, "notes-per-case", bench.DefaultSeed.NotesPerCase, "timeline notes per generated case")
 	fs.Float64Var(&f.seed.ShareRate, "share-rate", bench.DefaultSeed.ShareRate, "probability a generated case is shared with another agency")
+	fs.Float64Var(&f.seed.EvidenceRate, "evidence-rate", bench.DefaultSeed.EvidenceRate, "probability a generated case has an exhibit")
+	fs.Float64Var(&f.seed.ReferralRate, "referral-rate", bench.DefaultSeed.ReferralRate, "probability a generated case is referred to another agency")
 	fs.Uint64Var(&f.seed.Seed, "seed", bench.DefaultSeed.Seed, "random seed (same seed, same world)")
 }
 

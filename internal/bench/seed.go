@@ -17,7 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
+	"github.com/casebridge/casebridge/services/evidence"
+	"github.com/casebridge/casebridge/services/referrals"
 )
 
 // SeedOptions sizes a generated world.
@@ -27,12 +30,15 @@ type SeedOptions struct {
 	Cases          int     // cases to add
 	NotesPerCase   int     // timeline notes per case
 	ShareRate      float64 // probability a case is shared with one other agency
+	EvidenceRate   float64 // probability a case has an exhibit (with its custody chain)
+	ReferralRate   float64 // probability a case is referred (submitted) to another agency
 	Seed           uint64  // same seed, same world
 }
 
 // DefaultSeed is a modest world: 100 agencies, so each agency leads ~1% of
 // the cases.
-var DefaultSeed = SeedOptions{Agencies: 100, UsersPerAgency: 3, Cases: 10000, NotesPerCase: 2, ShareRate: 0.2, Seed: 1}
+var DefaultSeed = SeedOptions{Agencies: 100, UsersPerAgency: 3, Cases: 10000, NotesPerCase: 2, ShareRate: 0.2,
+	EvidenceRate: 0.1, ReferralRate: 0.05, Seed: 1}
 
 var kinds = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL"}
 
@@ -89,6 +95,14 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 	for done := 0; done < o.Cases; {
 		n := min(batch, o.Cases-done)
 		var cases, rels, notes [][]any
+		type extra struct {
+			caseID, number, title, summary string
+			lead                           int
+			at                             time.Time
+			evidence                       bool
+			referTo                        int // -1: none
+		}
+		var extras []extra
 		for k := range n {
 			i := start + done + k
 			lead := rng.IntN(o.Agencies)
@@ -104,6 +118,16 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 					rels = append(rels, []any{"case", id, uuid.MustParse(agencyID(other)), "contributor"})
 				}
 			}
+			if ev, rf := rng.Float64() < o.EvidenceRate, rng.Float64() < o.ReferralRate; ev || rf {
+				x := extra{caseID: id.String(), number: cases[len(cases)-1][1].(string), title: cases[len(cases)-1][4].(string),
+					summary: cases[len(cases)-1][5].(string), lead: lead, at: ct, evidence: ev, referTo: -1}
+				if rf {
+					if to := rng.IntN(o.Agencies); to != lead {
+						x.referTo = to
+					}
+				}
+				extras = append(extras, x)
+			}
 			for range o.NotesPerCase {
 				notes = append(notes, []any{uuid.New(), id, "NOTE", words(rng, 12), user, UserEmail(lead, 0), uuid.MustParse(agencyID(lead)), AgencyORI(lead), ct})
 			}
@@ -116,8 +140,28 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"authz", "relations"}, []string{"resource_type", "resource_id", "agency_id", "relation"}, pgx.CopyFromRows(rels)); err != nil {
 				return err
 			}
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"cases", "notes"}, []string{"id", "case_id", "kind", "body", "author_user_id", "author_email", "agency_id", "agency_ori", "create_time"}, pgx.CopyFromRows(notes))
-			return err
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases", "notes"}, []string{"id", "case_id", "kind", "body", "author_user_id", "author_email", "agency_id", "agency_ori", "create_time"}, pgx.CopyFromRows(notes)); err != nil {
+				return err
+			}
+			// Exhibits and referrals go through their services' own write
+			// paths (custody chain hashes, relations), row by row.
+			for _, x := range extras {
+				p := principalOf(x.lead, 0)
+				if x.evidence {
+					sha := fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())
+					if _, err := evidence.SeedItem(ctx, tx, p, x.caseID, x.number, "Disk image "+words(rng, 2), sha, int64(rng.IntN(1<<30)), x.at); err != nil {
+						return err
+					}
+				}
+				if x.referTo >= 0 {
+					to := referrals.SeedTarget{ID: agencyID(x.referTo), ORI: AgencyORI(x.referTo), Name: "Bench agency " + AgencyORI(x.referTo)}
+					if _, err := referrals.SeedReferral(ctx, tx, principalOf(x.lead, o.UsersPerAgency), "Bench agency "+AgencyORI(x.lead), to,
+						x.caseID, x.number, x.title, x.summary, x.at, 72*time.Hour); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("bench: seed cases: %w", err)
@@ -131,6 +175,13 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 		return fmt.Errorf("bench: analyze: %w", err)
 	}
 	return nil
+}
+
+// principalOf is generated user j of agency i as the services see it.
+func principalOf(i, j int) *auth.Principal {
+	email := UserEmail(i, j)
+	return &auth.Principal{UserID: uuid.NewSHA1(namespace, []byte(email)).String(), Email: email,
+		AgencyID: agencyID(i), AgencyORI: AgencyORI(i), AgencyKind: kinds[i%len(kinds)]}
 }
 
 func upsert(ctx context.Context, pool *pgxpool.Pool, schema, table string, cols []string, rows [][]any) error {

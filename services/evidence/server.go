@@ -100,6 +100,35 @@ func (s *Server) holderOnly(ctx context.Context, tx pgx.Tx, p *auth.Principal, i
 
 func lowerHex(s string) string { return strings.ToLower(s) }
 
+// registerItem numbers it on its case and writes it with the INTAKE event
+// that opens its chain of custody and its holder relation, inside tx.
+func registerItem(ctx context.Context, tx pgx.Tx, p *auth.Principal, it *store.Item, now time.Time) error {
+	seq, err := store.NextExhibit(ctx, tx, it.CaseID)
+	if err != nil {
+		return err
+	}
+	it.ExhibitSeq = seq
+	it.ExhibitNumber = fmt.Sprintf("%s-E%03d", it.CaseNumber, seq)
+	// The chain opens with the intake: from where it was acquired to the
+	// registering user, stored at the storage location.
+	e := &store.Event{
+		EvidenceID: it.ID, Seq: 1, ID: uuid.NewString(), Action: actionIntake, EventTime: now,
+		FromCustodian: it.SourceLocation, ToCustodian: p.Email, Location: it.StorageLocation,
+		Purpose: "Registered as exhibit " + it.ExhibitNumber, HoldingAgencyID: p.AgencyID,
+		ToStatus: statusInCustody, ActorUserID: p.UserID, ActorEmail: p.Email, ActorAgencyID: p.AgencyID,
+		ActorAgencyORI: p.AgencyORI, CreateTime: now, PrevHash: genesis,
+	}
+	e.Hash = chainHash(e.PrevHash, e)
+	it.CustodyCount, it.CustodyHead = 1, e.Hash
+	if err := store.InsertItem(ctx, tx, it); err != nil {
+		return err
+	}
+	if err := store.InsertEvent(ctx, tx, e); err != nil {
+		return err
+	}
+	return authz.Write(ctx, tx, authz.Grant{Resource: itemResource(it.ID), AgencyID: p.AgencyID, Relation: authz.RelHolder})
+}
+
 // CreateEvidence registers an exhibit on a case.
 func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvidenceRequest) (*evidencev1.CreateEvidenceResponse, error) {
 	p, err := auth.Require(ctx)
@@ -182,30 +211,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 				return err
 			}
 		}
-		seq, err := store.NextExhibit(ctx, tx, caseID)
-		if err != nil {
-			return err
-		}
-		it.ExhibitSeq = seq
-		it.ExhibitNumber = fmt.Sprintf("%s-E%03d", it.CaseNumber, seq)
-		// The chain opens with the intake: from where it was acquired to the
-		// registering user, stored at the storage location.
-		e := &store.Event{
-			EvidenceID: it.ID, Seq: 1, ID: uuid.NewString(), Action: actionIntake, EventTime: now,
-			FromCustodian: it.SourceLocation, ToCustodian: p.Email, Location: it.StorageLocation,
-			Purpose: "Registered as exhibit " + it.ExhibitNumber, HoldingAgencyID: p.AgencyID,
-			ToStatus: statusInCustody, ActorUserID: p.UserID, ActorEmail: p.Email, ActorAgencyID: p.AgencyID,
-			ActorAgencyORI: p.AgencyORI, CreateTime: now, PrevHash: genesis,
-		}
-		e.Hash = chainHash(e.PrevHash, e)
-		it.CustodyCount, it.CustodyHead = 1, e.Hash
-		if err := store.InsertItem(ctx, tx, it); err != nil {
-			return err
-		}
-		if err := store.InsertEvent(ctx, tx, e); err != nil {
-			return err
-		}
-		if err := authz.Write(ctx, tx, authz.Grant{Resource: itemResource(it.ID), AgencyID: p.AgencyID, Relation: authz.RelHolder}); err != nil {
+		if err := registerItem(ctx, tx, p, it, now); err != nil {
 			return err
 		}
 		if req.GetRequestId() != "" {
