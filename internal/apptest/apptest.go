@@ -63,6 +63,8 @@ func StartOn(t testing.TB, dbURL string, edit ...func(*app.Config)) *System {
 		DatabaseURL: dbURL,
 		DataDir:     t.TempDir(),
 		DevIssuer:   true,
+		// As deployed: the services run as the least-privileged role.
+		DBRole: "casebridge_app",
 	}
 	for _, e := range edit {
 		e(&cfg)
