@@ -20,13 +20,11 @@ func (a *App) myWork(w http.ResponseWriter, r *http.Request, s *session) {
 	if err != nil {
 		data["CasesProblem"] = problemOf(err)
 	} else {
-		var mine, recent []*casesv1.Case
-		for _, c := range cs.GetCases() {
-			if slices.Contains(c.GetAssignedInvestigatorIds(), s.UserID) {
-				mine = append(mine, c)
-			}
+		var mine []*casesv1.Case
+		if m, err := a.cases.ListCases(ctx, &casesv1.ListCasesRequest{PageSize: 25, Filter: "assignee = me"}); err == nil {
+			mine = m.GetCases()
 		}
-		recent = slices.Clone(cs.GetCases())
+		recent := slices.Clone(cs.GetCases())
 		slices.SortFunc(recent, func(x, y *casesv1.Case) int {
 			return y.GetUpdateTime().AsTime().Compare(x.GetUpdateTime().AsTime())
 		})

@@ -15,6 +15,7 @@ import (
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/internal/apptest"
+	"github.com/casebridge/casebridge/internal/demo"
 )
 
 const (
@@ -143,6 +144,15 @@ func TestListPagesAndFilters(t *testing.T) {
 	require.Equal(t, made[3], r.List("cases")[0]["id"])
 	r = s.Do(t, detective, "GET", "/v1/cases?filter="+urlq(`lead_agency = CT0006400`), nil)
 	require.Empty(t, r.List("cases"))
+
+	// Cases assigned to me.
+	mine := createCase(t, s, supervisor, map[string]any{"title": "assigned", "assignedInvestigatorIds": []string{demo.UserID(detective)}})
+	r = s.Do(t, detective, "GET", "/v1/cases?filter="+urlq(`assignee = me`), nil)
+	require.Len(t, r.List("cases"), 1)
+	require.Equal(t, mine.Str("id"), r.List("cases")[0]["id"])
+	require.Empty(t, s.Do(t, supervisor, "GET", "/v1/cases?filter="+urlq(`assignee = me`), nil).List("cases"))
+	require.Len(t, s.Do(t, supervisor, "GET", "/v1/cases?filter="+urlq(`assignee = `+demo.UserID(detective)), nil).List("cases"), 1)
+	require.Equal(t, http.StatusBadRequest, s.Do(t, detective, "GET", "/v1/cases?filter="+urlq(`assignee = bob`), nil).Status)
 
 	// Full text reaches notes.
 	n := s.Do(t, detective, "POST", "/v1/cases/"+made[5]+"/notes", map[string]any{"body": "Subpoena served on the exchange Kraken"})

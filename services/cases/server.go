@@ -192,7 +192,7 @@ func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*cas
 }
 
 // filterFields are the fields ListCases filters on.
-var filterFields = []string{"status", "classification", "lead_agency"}
+var filterFields = []string{"status", "classification", "lead_agency", "assignee"}
 
 // ListCases lists the cases the caller may read, newest first.
 func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (*casesv1.ListCasesResponse, error) {
@@ -206,10 +206,12 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		NoteRelations: s.authz.Permitting(p, "note", "read"),
 		Limit:         pagetoken.PageSize(req.GetPageSize()),
 	}
-	if err := parseCaseFilter(req.GetFilter(), &q); err != nil {
+	if err := parseCaseFilter(req.GetFilter(), p.UserID, &q); err != nil {
 		return nil, err
 	}
-	bind := pagetoken.Bind("ListCases", p.AgencyID, req.GetFilter())
+	// Bound to the caller too: "assignee = me" means another list for
+	// another user.
+	bind := pagetoken.Bind("ListCases", p.AgencyID, p.UserID, req.GetFilter())
 	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 2)
 	if err != nil {
 		return nil, rpc.FieldError("pageToken", "invalid or issued for a different filter; start again without a page token")
@@ -243,7 +245,7 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 
 // parseCaseFilter turns the filter text into q's restrictions. Enum values
 // may be given with or without their prefix (ACTIVE or STATUS_ACTIVE).
-func parseCaseFilter(text string, q *store.ListQuery) error {
+func parseCaseFilter(text, caller string, q *store.ListQuery) error {
 	terms, err := filter.Parse(text, filterFields...)
 	if err != nil {
 		return rpc.FieldError("filter", err.Error())
@@ -272,6 +274,18 @@ func parseCaseFilter(text string, q *store.ListQuery) error {
 			} else {
 				q.NotClass = append(q.NotClass, v)
 			}
+		case "assignee":
+			if t.Op != "=" {
+				return rpc.FieldError("filter", "assignee supports = only")
+			}
+			v := t.Value
+			if v == "me" {
+				v = caller
+			}
+			if uuid.Validate(v) != nil {
+				return rpc.FieldError("filter", fmt.Sprintf("assignee must be a user id or me, not %q", t.Value))
+			}
+			q.Assignees = append(q.Assignees, v)
 		case "lead_agency":
 			if t.Op != "=" {
 				return rpc.FieldError("filter", "lead_agency supports = only")

@@ -1502,8 +1502,9 @@ type ListCasesRequest struct {
 	// Conjunction of terms joined by AND:
 	//
 	//	status = ACTIVE, classification = RANSOMWARE,
-	//	lead_agency = "<agency uuid or ORI>", and a quoted text
-	//	("phishing invoice") searched over title, summary and notes.
+	//	lead_agency = "<agency uuid or ORI>", assignee = <user id> or
+	//	assignee = me, and a quoted text ("phishing invoice") searched over
+	//	title, summary and notes.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

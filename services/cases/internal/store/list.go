@@ -25,7 +25,8 @@ type ListQuery struct {
 	NotStatus      []string
 	Classification []string
 	NotClass       []string
-	LeadAgency     string // agency UUID or ORI
+	LeadAgency     string   // agency UUID or ORI
+	Assignees      []string // user ids that must all be assigned
 	Text           []string
 
 	// Keyset position: strictly after (AfterTime, AfterID) in (create_time
@@ -70,6 +71,9 @@ func ListCases(ctx context.Context, db postgres.Querier, q ListQuery) ([]*Case, 
 	if q.LeadAgency != "" {
 		p := arg(q.LeadAgency)
 		where = append(where, "(c.lead_agency_ori = "+p+" OR c.lead_agency_id::text = "+p+")")
+	}
+	for _, a := range q.Assignees {
+		where = append(where, arg(a)+"::uuid = ANY(c.assigned_investigator_ids)")
 	}
 	for _, t := range q.Text {
 		p := arg(t)
