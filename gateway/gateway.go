@@ -48,6 +48,9 @@ type Config struct {
 	// Extra handlers mounted by path prefix (e.g. the development OIDC
 	// issuer at "/dev/oidc/").
 	Mounts map[string]http.Handler
+	// TrustForwardedFor keeps the client's X-Forwarded-For: only behind a
+	// proxy that sets it (and strips what clients send).
+	TrustForwardedFor bool
 	// UI, when set, builds the web application from the gateway's upstream
 	// connections; it is served at "/" (every path the API does not own).
 	UI func(conns map[string]*grpc.ClientConn) (http.Handler, error)
@@ -144,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		root.Handle("/", ui)
 	}
-	g.handler = withRequestID(limitBody(csvAccept(root)))
+	g.handler = clientAddress(cfg.TrustForwardedFor, withRequestID(limitBody(csvAccept(root))))
 	return g, nil
 }
 
@@ -193,8 +196,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // headerMatcher forwards to the services the headers they use: the bearer
 // token, the request id, the stated purpose of an access (audit) and the
-// client's user agent.
+// client's user agent — and nothing else. In particular not grpc-gateway's
+// default pass-through of "Grpc-Metadata-*" headers, which would let a
+// client write any metadata, such as the address the audit trail records.
 func headerMatcher(key string) (string, bool) {
+	// (Authorization is passed by grpc-gateway itself.)
 	switch strings.ToLower(key) {
 	case "x-request-id":
 		return "x-request-id", true
@@ -203,7 +209,23 @@ func headerMatcher(key string) (string, bool) {
 	case "user-agent":
 		return "x-forwarded-user-agent", true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	return "", false
+}
+
+// clientAddress decides which client address reaches the services (and the
+// audit trail). grpc-gateway reports X-Forwarded-For as sent plus the peer's
+// address; unless the gateway stands behind a proxy the operator trusts
+// (--trust-forwarded-for), a client-supplied X-Forwarded-For is dropped so
+// the recorded address is the connection's own.
+func clientAddress(trust bool, next http.Handler) http.Handler {
+	if trust {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("X-Forwarded-For")
+		r.Header.Del("Forwarded")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withRequestID takes a sane X-Request-Id from the client or makes one, and

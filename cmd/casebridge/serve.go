@@ -19,6 +19,7 @@ import (
 type serveFlags struct {
 	target, addr, grpcAddr, databaseURL, dataDir, publicURL, policy, logLevel string
 	debugAddr                                                                 string
+	trustForwardedFor                                                         bool
 	dbRole                                                                    string
 	devIssuer                                                                 bool
 	oidcIssuers                                                               []string
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the gateway's base URL as clients see it (default http://<addr>)")
 	fs.StringVar(&f.policy, "policy", "", "authorization policy file (default: the embedded policy)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "the gateway is behind a proxy that sets X-Forwarded-For: record it as the client address (otherwise a client's X-Forwarded-For is dropped)")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
@@ -61,7 +63,7 @@ func (f *serveFlags) config() app.Config {
 	cfg := app.Config{
 		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
-		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole,
+		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}

@@ -252,7 +252,11 @@ func (a *App) rpc(r *http.Request, s *session) (context.Context, context.CancelF
 	if id := r.Header.Get("X-Request-Id"); id != "" {
 		md.Set("x-request-id", id)
 	}
-	if host := remoteHost(r.RemoteAddr); host != "" {
+	// The gateway drops a client's X-Forwarded-For unless it stands behind
+	// a trusted proxy, so one that is present here names the client.
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		md.Set("x-forwarded-for", strings.TrimSpace(strings.Split(xff, ",")[0]))
+	} else if host := remoteHost(r.RemoteAddr); host != "" {
 		md.Set("x-forwarded-for", host)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)

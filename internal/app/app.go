@@ -65,6 +65,9 @@ type Config struct {
 	// on every connection; --db-role): casebridge_app, which may only
 	// INSERT and SELECT the audit trail. "" keeps the login's role.
 	DBRole string
+	// TrustForwardedFor: the gateway stands behind a proxy that sets
+	// X-Forwarded-For; keep it as the client's address (audit).
+	TrustForwardedFor bool
 	// DisableAudit turns the audit interceptor off. For benchmarks only
 	// (to measure what auditing costs); never exposed as a flag.
 	DisableAudit bool
@@ -235,7 +238,8 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 	if err != nil {
 		return err
 	}
-	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts, UI: ui}); err != nil {
+	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts, UI: ui,
+		TrustForwardedFor: a.cfg.TrustForwardedFor}); err != nil {
 		return err
 	}
 	a.httpSrv = &http.Server{Handler: a.gw, ReadHeaderTimeout: 10 * time.Second}

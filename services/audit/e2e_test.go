@@ -388,3 +388,18 @@ func TestListedCasesAppearInDisclosureReport(t *testing.T) {
 	}
 	verifyAll(t, s)
 }
+
+// A client cannot choose the address the trail records: X-Forwarded-For and
+// Grpc-Metadata-* headers are not passed on by a gateway that trusts no
+// proxy.
+func TestClientCannotSpoofRecordedAddress(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	r := s.Do(t, detective, "GET", "/v1/cases", nil,
+		"X-Forwarded-For", "203.0.113.7", "Grpc-Metadata-X-Forwarded-For", "198.51.100.9", "X-Request-Id", "spoof-check-1")
+	require.Equal(t, http.StatusOK, r.Status)
+	var addr string
+	require.NoError(t, s.Pool.QueryRow(context.Background(),
+		`SELECT client_addr FROM audit.events WHERE request_id = 'spoof-check-1'`).Scan(&addr))
+	require.Equal(t, "127.0.0.1", addr)
+}
