@@ -187,6 +187,9 @@ func TestStoryInBrowser(t *testing.T) {
 	alvarez.open(casePath, "#note-body")
 	alvarez.run(chromedp.SetValue(chromedp.CSS("#note-body"), "Preservation letter sent to the VPN provider"),
 		chromedp.Click(chromedp.CSS(`form[action$="/notes"] button`)), chromedp.WaitVisible(`//li[contains(., "Preservation letter sent")]`))
+	// A fresh page load: the note form's htmx swap may still be replacing
+	// the page, and a click on the old one would be lost.
+	alvarez.open(casePath, "#evidence summary")
 	alvarez.run(chromedp.Click(chromedp.CSS(`#evidence summary`)), chromedp.WaitVisible(chromedp.CSS("#ev-desc")),
 		chromedp.SetValue(chromedp.CSS("#ev-desc"), "Image of the town hall file server"),
 		chromedp.SetValue(chromedp.CSS("#ev-kind"), "KIND_DISK_IMAGE"),
