@@ -106,6 +106,7 @@ func printWelcome(cmd *cobra.Command, a *app.App, f *serveFlags) {
 	fmt.Fprintf(w, `
 Casebridge is running with the demo world.
 
+  web application      %s/  (sign in as any demo user)
   gateway (HTTP/JSON)  %s
   gRPC                 %s
   OpenAPI              %s/openapi.json
@@ -119,7 +120,7 @@ Get a token for a demo user, then call the API:
 Demo users: %s
 
 Press Ctrl-C to stop (PostgreSQL stops too).
-`, a.HTTPURL(), a.GRPCAddr(), a.HTTPURL(), a.DevIssuerURL(), self, dd, a.HTTPURL(), demoEmails())
+`, a.HTTPURL(), a.HTTPURL(), a.GRPCAddr(), a.HTTPURL(), a.DevIssuerURL(), self, dd, a.HTTPURL(), demoEmails())
 }
 
 func demoEmails() string {
