@@ -21,8 +21,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,8 +132,13 @@ func startServer() (string, error) {
 	if !mainCalled {
 		return "", fmt.Errorf("set %s, or call pgtest.Main(m) from TestMain so the private server it would start is stopped", EnvURL)
 	}
+	reapStale()
 	dir, err := os.MkdirTemp("/tmp", "cbpgtest-")
 	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("temp dir: %w", err)
 	}
 	// When the tests run as root, postgres runs as the postgres user, which
@@ -151,6 +158,45 @@ func startServer() (string, error) {
 	srv, srvDir = s, dir
 	serverMu.Unlock()
 	return s.URL("postgres"), nil
+}
+
+// ownerFile names, in a private cluster's directory, the pid of the test
+// binary that started it.
+const ownerFile = "owner.pid"
+
+// reapStale stops and removes private clusters whose test binary is gone: a
+// binary killed by -timeout, by a signal, or a fuzzing worker ended by its
+// coordinator never reaches Main's cleanup. The next test binary cleans up
+// after it, so clusters do not pile up on a machine. A directory without an
+// owner file is left alone for a minute (its owner may be writing it).
+func reapStale() {
+	dirs, _ := filepath.Glob("/tmp/cbpgtest-*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
+		} else if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
+			continue
+		}
+		data := filepath.Join(d, "data")
+		if _, err := os.Stat(filepath.Join(data, "postmaster.pid")); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if s, err := pgserver.Start(ctx, pgserver.Options{DataDir: data}); err == nil {
+				_ = s.Stop(ctx)
+			}
+			cancel()
+		}
+		_ = os.RemoveAll(d)
+	}
+}
+
+// alive reports whether process pid exists (EPERM: it does, owned by
+// someone else).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func stopServer() error {
