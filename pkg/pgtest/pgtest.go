@@ -73,7 +73,8 @@ var (
 //
 // Without it, NewDatabase would leave a postgres running after the tests,
 // so it fails unless TEST_DATABASE_URL is set. A binary killed mid-run (a
-// -timeout panic, SIGKILL) still leaves its cluster in /tmp/cbpgtest-*.
+// -timeout panic, SIGKILL, a fuzzing worker) leaves its cluster in
+// /tmp/cbpgtest-* until the next test binary reaps it (reapStale).
 func Main(m *testing.M) {
 	mainCalled = true
 	code := m.Run()
