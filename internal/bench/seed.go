@@ -109,8 +109,10 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 			id := uuid.New()
 			ct := base.Add(time.Duration(i) * time.Second)
 			user := uuid.NewSHA1(namespace, []byte(UserEmail(lead, 0)))
-			cases = append(cases, []any{id, fmt.Sprintf("%s-%04d-%07d", AgencyORI(lead), ct.Year(), i+1), agencyID(lead), AgencyORI(lead),
-				fmt.Sprintf("Generated case %d: %s", i, words(rng, 4)), words(rng, 20), "OPEN", "MEDIUM", ct, ct, user, UserEmail(lead, 0), UserEmail(lead, 0)})
+			number := fmt.Sprintf("%s-%04d-%07d", AgencyORI(lead), ct.Year(), i+1)
+			title, summary := fmt.Sprintf("Generated case %d: %s", i, words(rng, 4)), words(rng, 20)
+			cases = append(cases, []any{id, number, agencyID(lead), AgencyORI(lead),
+				title, summary, "OPEN", "MEDIUM", ct, ct, user, UserEmail(lead, 0), UserEmail(lead, 0)})
 			rels = append(rels, []any{"case", id, uuid.MustParse(agencyID(lead)), "lead"})
 			if rng.Float64() < o.ShareRate {
 				other := rng.IntN(o.Agencies)
@@ -119,8 +121,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 				}
 			}
 			if ev, rf := rng.Float64() < o.EvidenceRate, rng.Float64() < o.ReferralRate; ev || rf {
-				x := extra{caseID: id.String(), number: cases[len(cases)-1][1].(string), title: cases[len(cases)-1][4].(string),
-					summary: cases[len(cases)-1][5].(string), lead: lead, at: ct, evidence: ev, referTo: -1}
+				x := extra{caseID: id.String(), number: number, title: title, summary: summary, lead: lead, at: ct,
+					evidence: ev, referTo: -1}
 				if rf {
 					if to := rng.IntN(o.Agencies); to != lead {
 						x.referTo = to

@@ -54,7 +54,7 @@ func (d *postgresDirectory) Provision(ctx context.Context, c *Claims, roles []st
 		tag, err := d.pool.Exec(ctx, `UPDATE liaison.users u SET issuer = $1, subject = $2, update_time = now(), version = version + 1
 			FROM liaison.agencies a
 			WHERE a.id = u.agency_id AND lower(u.email) = lower($3) AND u.issuer IS NULL
-			  AND u.active AND a.active AND ($4 = '' OR a.ori = $4)`, c.Issuer, c.Subject, c.Email, c.Agency)
+			  AND u.active AND a.active AND ($4 = '' OR a.ori = $4)`, c.Issuer, c.Subject, c.Email, strings.ToUpper(c.Agency))
 		if err != nil {
 			return nil, interpretError(err)
 		}

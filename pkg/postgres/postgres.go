@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -144,7 +145,7 @@ func Translate(err error) error {
 			pgErr.Code == "22P02", pgErr.Code == "22001", pgErr.Code == "22007", pgErr.Code == "22008",
 			pgErr.Code == "22021": // character not in repertoire (e.g. NUL in text)
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
-		case pgErr.Code[:2] == "08", // connection exception
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, cannot connect now
 			pgErr.Code == "53300": // too many connections
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)

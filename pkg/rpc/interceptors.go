@@ -60,6 +60,19 @@ func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
+// infrastructureStreamsOnly refuses every streaming method but health
+// watching and server reflection. The chain's validation, authentication,
+// authorization and audit are unary interceptors; the API has no streaming
+// RPCs, and one added later must not bypass them by being a stream.
+func infrastructureStreamsOnly() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(info.FullMethod, "/grpc.reflection.") {
+			return handler(srv, ss)
+		}
+		return status.Errorf(codes.Unimplemented, "streaming method %s is not served", info.FullMethod)
+	}
+}
+
 // requestIDUnary takes the caller's request id (the gateway forwards the
 // HTTP X-Request-Id) or makes one, and returns it in the response header.
 func requestIDUnary() grpc.UnaryServerInterceptor {

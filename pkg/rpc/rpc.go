@@ -59,7 +59,7 @@ func NewServer(cfg Config) *Server {
 	chain = append(chain, cfg.After...)
 	gs := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(chain...),
-		grpc.ChainStreamInterceptor(recoverStream(logger)),
+		grpc.ChainStreamInterceptor(recoverStream(logger), infrastructureStreamsOnly()),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)

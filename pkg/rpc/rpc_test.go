@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -39,4 +40,17 @@ func TestValidationStatusNamesFields(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"requestId", "case.title"}, fields)
+}
+
+func TestStreamsOtherThanInfrastructureAreRefused(t *testing.T) {
+	t.Parallel()
+	guard := infrastructureStreamsOnly()
+	called := 0
+	handler := func(any, grpc.ServerStream) error { called++; return nil }
+	err := guard(nil, nil, &grpc.StreamServerInfo{FullMethod: "/casebridge.cases.v1.CaseService/WatchCases"}, handler)
+	require.Equal(t, codes.Unimplemented, status.Code(err))
+	require.Zero(t, called)
+	require.NoError(t, guard(nil, nil, &grpc.StreamServerInfo{FullMethod: "/grpc.health.v1.Health/Watch"}, handler))
+	require.NoError(t, guard(nil, nil, &grpc.StreamServerInfo{FullMethod: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"}, handler))
+	require.Equal(t, 2, called)
 }
