@@ -34,10 +34,10 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	var terms []string
 	if v := q.Get("status"); v != "" {
-		terms = append(terms, "status = "+v)
+		terms = append(terms, "status = "+strconv.Quote(v))
 	}
 	if v := q.Get("classification"); v != "" {
-		terms = append(terms, "classification = "+v)
+		terms = append(terms, "classification = "+strconv.Quote(v))
 	}
 	if v := q.Get("agency"); v != "" {
 		terms = append(terms, "lead_agency = "+strconv.Quote(v))

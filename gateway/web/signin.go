@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -145,10 +146,23 @@ func (a *App) signedOut(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "signin", nil, map[string]any{"SignedOut": true})
 }
 
-// localPath keeps only same-site paths ("/cases?x"), never "//host" or a
-// URL: the sign-in never redirects off the site.
+// localPath keeps only same-site paths ("/cases?x"), never "//host", a URL,
+// or a path a browser would turn into one: browsers drop tabs and newlines
+// and read "\\" as "/", so "/\t/evil.example" would leave the site.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.HasPrefix(p, "/signin") {
+	u, err := url.Parse(p)
+	if err != nil {
+		return ""
+	}
+	// Checked raw and decoded: "%09" decodes to a tab.
+	for _, r := range p + u.Path {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return ""
+		}
+	}
+	if u.Scheme != "" || u.Host != "" || u.User != nil ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(p, "//") ||
+		strings.HasPrefix(u.Path, "/signin") {
 		return ""
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,7 +235,7 @@ func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRe
 		perm = "case.read"
 	}
 	obj, act, _ := strings.Cut(perm, ".")
-	if acts, ok := authz.Objects[obj]; !ok || !containsStr(acts, act) {
+	if acts, ok := authz.Objects[obj]; !ok || !slices.Contains(acts, act) {
 		return nil, rpc.FieldError("permission", fmt.Sprintf("unknown permission %q", perm))
 	}
 	who, err := auth.LookupByEmail(ctx, s.pool, req.GetEmail())
@@ -250,25 +251,9 @@ func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRe
 	}
 	return &casesv1.ExplainAccessResponse{
 		Email: who.Email, AgencyId: who.AgencyID, AgencyOri: who.AgencyORI, AgencyKind: who.AgencyKind,
-		Roles: who.Roles, Permission: perm, Relations: nonNilStrings(d.Relations),
-		MatchedPolicyLines: nonNilStrings(d.Matched), Allowed: d.Allowed, Visible: d.Visible,
+		Roles: who.Roles, Permission: perm, Relations: d.Relations,
+		MatchedPolicyLines: d.Matched, Allowed: d.Allowed, Visible: d.Visible,
 	}, nil
-}
-
-func containsStr(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // WithLiaison sets the liaison service client AddParticipant asks which
@@ -444,7 +429,7 @@ func (s *Server) shareWithTaskforce(ctx context.Context, p *auth.Principal, req 
 	out := &casesv1.Participant{
 		CaseId: req.GetCaseId(), AgencyName: res.TaskforceName, Relation: req.GetRelation(),
 		Source: taskforceshare.Source(tfID), CreateTime: timestamppb.New(now), TaskforceId: tfID,
-		MemberAgencyIds: nonNilStrings(res.MemberAgencyIDs),
+		MemberAgencyIds: res.MemberAgencyIDs,
 	}
 	if expire != nil {
 		out.ExpireTime = timestamppb.New(*expire)

@@ -526,7 +526,7 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 	}
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateNote", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateNote:"+req.GetCaseId(), req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -537,7 +537,7 @@ func (s *Server) CreateNote(ctx context.Context, req *casesv1.CreateNoteRequest)
 				annotate(ctx, "note", n.ID, n.CaseID)
 				return audit.Write(ctx, tx)
 			}
-			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateNote", req.GetRequestId(), n.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateNote:"+req.GetCaseId(), req.GetRequestId(), n.ID); err != nil {
 				return err
 			}
 		}

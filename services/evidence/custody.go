@@ -47,13 +47,16 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 		if err != nil {
 			return nil, err
 		}
+		if !resp.GetAgency().GetActive() {
+			return nil, rpc.FieldError("event.toAgencyId", "the agency is inactive")
+		}
 		toAgency = resp.GetAgency()
 	}
 
 	var out *store.Event
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateCustodyEvent:"+req.GetEvidenceId(), req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -126,7 +129,7 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 			return err
 		}
 		if req.GetRequestId() != "" {
-			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateCustodyEvent", req.GetRequestId(), e.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateCustodyEvent:"+req.GetEvidenceId(), req.GetRequestId(), e.ID); err != nil {
 				return err
 			}
 		}
@@ -298,6 +301,9 @@ func (s *Server) noteMismatch(ctx context.Context, it *store.Item, c *store.Chec
 		body += " (" + c.Tool + ")"
 	}
 	body += ". The exhibit is marked compromised."
+	// The check is committed: a client that hangs up now must not cancel
+	// the note that reports it.
+	ctx = context.WithoutCancel(ctx)
 	resp, err := s.cases.CreateNote(rpc.ForwardIdentity(ctx), &casesv1.CreateNoteRequest{
 		CaseId: it.CaseID, Note: &casesv1.Note{Body: body}, RequestId: c.ID,
 	})

@@ -190,7 +190,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 	var out *store.Item
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.GetRequestId() != "" {
-			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId())
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreateEvidence:"+caseID, req.GetRequestId())
 			if err != nil {
 				return err
 			}
@@ -215,7 +215,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 			return err
 		}
 		if req.GetRequestId() != "" {
-			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateEvidence", req.GetRequestId(), it.ID); err != nil {
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateEvidence:"+caseID, req.GetRequestId(), it.ID); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package liaison
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,20 +263,40 @@ func (s *Server) CheckSharing(ctx context.Context, req *liaisonv1.CheckSharingRe
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
+	// Every active agreement between the two agencies binds the share, so
+	// the most restrictive governs: a partner cannot loosen, by recording
+	// its own agreement, the terms the lead agreed to. Excluded categories
+	// add up; the earliest expiry caps the share.
 	now := s.timestamp()
+	var gov *store.Agreement
+	var excluded []string
+	var expire *time.Time
 	for _, a := range all {
-		if a.Active(now) {
-			resp.Terms = &liaisonv1.SharingTerms{
-				AgreementId: a.ID, Title: a.Title, MaxRelation: relationEnum(a.MaxRelation),
-				ExcludedCategories: categoryEnums(a.ExcludedCategories), ExpireTime: ts(a.ExpireTime),
+		if !a.Active(now) {
+			if a.ExpireTime != nil && !a.ExpireTime.After(now) &&
+				(resp.LapsedTime == nil || a.ExpireTime.After(resp.LapsedTime.AsTime())) {
+				resp.LapsedTime = timestamppb.New(*a.ExpireTime)
 			}
-			resp.LapsedTime = nil
-			return resp, nil
+			continue
 		}
-		if a.ExpireTime != nil && !a.ExpireTime.After(now) &&
-			(resp.LapsedTime == nil || a.ExpireTime.After(resp.LapsedTime.AsTime())) {
-			resp.LapsedTime = timestamppb.New(*a.ExpireTime)
+		if gov == nil || (a.MaxRelation == "viewer" && gov.MaxRelation != "viewer") {
+			gov = a
 		}
+		for _, c := range a.ExcludedCategories {
+			if !slices.Contains(excluded, c) {
+				excluded = append(excluded, c)
+			}
+		}
+		if a.ExpireTime != nil && (expire == nil || a.ExpireTime.Before(*expire)) {
+			expire = a.ExpireTime
+		}
+	}
+	if gov != nil {
+		resp.Terms = &liaisonv1.SharingTerms{
+			AgreementId: gov.ID, Title: gov.Title, MaxRelation: relationEnum(gov.MaxRelation),
+			ExcludedCategories: categoryEnums(excluded), ExpireTime: ts(expire),
+		}
+		resp.LapsedTime = nil
 	}
 	return resp, nil
 }

@@ -4,9 +4,6 @@ package liaison
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -25,7 +22,6 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
-	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/liaison/internal/store"
 )
 
@@ -51,16 +47,11 @@ func agencyToProto(a *store.Agency) *liaisonv1.Agency {
 	}
 }
 
-func userEtag(u *store.User) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "user/%s/%d", u.ID, u.Version))
-	return `"` + hex.EncodeToString(sum[:8]) + `"`
-}
-
 func userToProto(u *store.User) *liaisonv1.User {
 	out := &liaisonv1.User{
 		Id: u.ID, AgencyId: u.AgencyID, Email: u.Email, DisplayName: u.DisplayName, Roles: u.Roles,
 		Active: u.Active, CreateTime: timestamppb.New(u.CreateTime), UpdateTime: timestamppb.New(u.UpdateTime),
-		Etag: userEtag(u),
+		Etag: etag("user", u.ID, u.Version),
 	}
 	if u.Issuer != nil {
 		out.Issuer = *u.Issuer
@@ -78,9 +69,9 @@ func (s *DirectoryServer) ListAgencies(ctx context.Context, req *liaisonv1.ListA
 		return nil, err
 	}
 	bind := pagetoken.Bind("ListAgencies")
-	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 1)
+	keys, err := page(req.GetPageToken(), bind, 1)
 	if err != nil {
-		return nil, rpc.FieldError("pageToken", "invalid page token")
+		return nil, err
 	}
 	after := ""
 	if keys != nil {
@@ -145,9 +136,9 @@ func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUser
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	bind := pagetoken.Bind("ListUsers", req.GetAgencyId())
-	keys, err := pagetoken.Decode(req.GetPageToken(), bind, 1)
+	keys, err := page(req.GetPageToken(), bind, 1)
 	if err != nil {
-		return nil, rpc.FieldError("pageToken", "invalid page token")
+		return nil, err
 	}
 	after := ""
 	if keys != nil {
@@ -208,21 +199,11 @@ func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateU
 		return nil, err
 	}
 	in := req.GetUser()
-	mask := map[string]bool{}
-	for _, path := range req.GetUpdateMask().GetPaths() {
-		switch path {
-		case "display_name", "displayName":
-			mask["display_name"] = true
-		case "roles", "active":
-			mask[path] = true
-		case "id", "agency_id", "agencyId", "etag", "email", "issuer", "subject", "create_time", "createTime", "update_time", "updateTime":
-			// Server-owned or immutable: sent back unchanged, ignored.
-		default:
-			return nil, rpc.FieldError("updateMask", fmt.Sprintf("%q cannot be updated", path))
-		}
-	}
-	if len(mask) == 0 {
-		return nil, rpc.FieldError("updateMask", "name at least one of displayName, roles, active")
+	// Server-owned or immutable fields sent back unchanged are ignored.
+	mask, err := mask(req.GetUpdateMask().GetPaths(), []string{"display_name", "roles", "active"},
+		[]string{"id", "agency_id", "etag", "email", "issuer", "subject", "create_time", "update_time"})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.authz.AuthorizeAgency(p, in.GetAgencyId(), "user", "update"); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -266,14 +247,14 @@ func (s *DirectoryServer) DeactivateUser(ctx context.Context, req *liaisonv1.Dea
 	return &liaisonv1.DeactivateUserResponse{User: userToProto(u)}, nil
 }
 
-func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, etag string, fn func(*store.User)) (*store.User, error) {
+func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, wantEtag string, fn func(*store.User)) (*store.User, error) {
 	var out *store.User
 	err := postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := store.LockUser(ctx, tx, agencyID, id)
 		if err != nil {
 			return err
 		}
-		if etag != "" && etag != userEtag(u) {
+		if wantEtag != "" && wantEtag != etag("user", u.ID, u.Version) {
 			return errStale
 		}
 		fn(u)

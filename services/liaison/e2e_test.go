@@ -122,6 +122,16 @@ func TestAgreementLimitsShares(t *testing.T) {
 	require.Equal(t, "FAILED_PRECONDITION", r.Str("status"))
 	require.Contains(t, r.Str("message"), "allows at most viewer")
 	require.Equal(t, http.StatusNotFound, s.Do(t, nhDet, "GET", "/v1/cases/"+id, nil).Status)
+	// The partner cannot loosen the terms by recording its own, newer,
+	// broader agreement: the most restrictive active one governs.
+	_, err := s.Pool.Exec(context.Background(), `INSERT INTO liaison.agreements (id, agency_id, partner_agency_id, title,
+		max_relation, effective_time, create_time, update_time) VALUES (gen_random_uuid(), $1, $2, 'New Haven terms',
+		'contributor', now() - interval '1 minute', now(), now())`, demo.AgencyID("newhaven"), demo.AgencyID("csp"))
+	require.NoError(t, err)
+	r = s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
+		"agencyId": demo.AgencyID("newhaven"), "relation": "RELATION_CONTRIBUTOR", "reason": "joint work"})
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
+	require.Contains(t, r.Str("message"), "allows at most viewer")
 	// An override does not lift an agreement in force.
 	r = s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
 		"agencyId": demo.AgencyID("newhaven"), "relation": "RELATION_CONTRIBUTOR", "reason": "joint work", "overrideReason": "urgent"})
@@ -143,7 +153,7 @@ func TestAgreementLimitsShares(t *testing.T) {
 	ag := s.Do(t, liaisonOfc, "GET", "/v1/agreements/"+demo.AgreementID("fbi"), nil)
 	require.Equal(t, http.StatusOK, ag.Status, string(ag.Raw))
 	require.Equal(t, true, ag.Get("active"))
-	_, err := s.Pool.Exec(context.Background(), `UPDATE liaison.agreements SET expire_time = now() - interval '1 day' WHERE id = $1`,
+	_, err = s.Pool.Exec(context.Background(), `UPDATE liaison.agreements SET expire_time = now() - interval '1 day' WHERE id = $1`,
 		demo.AgreementID("fbi"))
 	require.NoError(t, err)
 	r = s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{

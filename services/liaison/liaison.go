@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,9 +76,9 @@ func mask(paths []string, updatable, ignored []string) (map[string]bool, error) 
 	for _, p := range paths {
 		snake := toSnake(p)
 		switch {
-		case contains(updatable, snake):
+		case slices.Contains(updatable, snake):
 			out[snake] = true
-		case contains(ignored, snake):
+		case slices.Contains(ignored, snake):
 		default:
 			return nil, rpc.FieldError("updateMask", fmt.Sprintf("%q cannot be updated", p))
 		}
@@ -100,19 +101,12 @@ func toSnake(s string) string {
 	return b.String()
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// page decodes a page token of want keys bound to bind.
+// page decodes a page token of want keys bound to bind; with two keys the
+// second is a row id and must be a UUID (tokens are not signed, so a forged
+// one must answer 400 here rather than reach a SQL cast).
 func page(token, bind string, want int) ([]string, error) {
 	keys, err := pagetoken.Decode(token, bind, want)
-	if err != nil {
+	if err != nil || (len(keys) == 2 && uuid.Validate(keys[1]) != nil) {
 		return nil, rpc.FieldError("pageToken", "invalid page token")
 	}
 	return keys, nil
@@ -355,7 +349,7 @@ func (s *Server) CreateLiaisonAssignment(ctx context.Context, req *liaisonv1.Cre
 	var out *store.Assignment
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := store.GetUser(ctx, tx, req.GetAgencyId(), in.GetUserId())
-		if err != nil || !u.Active || !contains(u.Roles, "liaison") {
+		if err != nil || !u.Active || !slices.Contains(u.Roles, "liaison") {
 			return rpc.FieldError("liaison.userId", "not an active user of the agency with the liaison role")
 		}
 		if _, err := store.GetAgency(ctx, tx, in.GetPartnerAgencyId()); err != nil {

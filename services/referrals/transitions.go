@@ -2,6 +2,7 @@ package referrals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -392,6 +393,13 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 			if r.Kind == kindReferral {
 				return s.shareCase(ctx, tx, r)
 			}
+			if req.GetCaseId() != "" {
+				// Checked again in the transaction that grants: the link
+				// must not outlive a lead that changed since prepare.
+				if err := s.checkLeads(ctx, tx, p, caseID); err != nil {
+					return err
+				}
+			}
 			r.CaseID = &caseID
 			// The requesting agency follows the case: status and summary,
 			// not the unit's notes (policy `requester` lines).
@@ -415,10 +423,18 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 // checkOwnCase checks that caseID is a case the caller's agency leads.
 func (s *Server) checkOwnCase(ctx context.Context, p *auth.Principal, caseID string) error {
 	err := s.authz.Authorize(ctx, s.pool, p, "case", "read", caseResource(caseID))
-	if err != nil {
+	if errors.Is(err, authz.ErrNotFound) || errors.Is(err, authz.ErrDenied) {
 		return rpc.FieldError("caseId", "no such case of your agency")
 	}
-	held, err := authz.Held(ctx, s.pool, p.AgencyID, caseResource(caseID))
+	if err != nil {
+		return err
+	}
+	return s.checkLeads(ctx, s.pool, p, caseID)
+}
+
+// checkLeads checks, through q, that the caller's agency leads caseID.
+func (s *Server) checkLeads(ctx context.Context, q postgres.Querier, p *auth.Principal, caseID string) error {
+	held, err := authz.Held(ctx, q, p.AgencyID, caseResource(caseID))
 	if err != nil {
 		return err
 	}
@@ -443,8 +459,9 @@ func (s *Server) openCase(ctx context.Context, r *store.Referral) (string, error
 	summary := fmt.Sprintf("%s\n\nAssistance requested by %s (%s): %s; urgency %s.",
 		r.Summary, r.FromAgencyName, r.FromAgencyORI, helpList(ar),
 		strings.ToLower(strings.TrimPrefix(ar.GetUrgency().String(), "URGENCY_")))
-	if len(summary) > 20000 {
-		summary = summary[:20000]
+	// The case summary holds at most 20,000 characters (not bytes).
+	if r := []rune(summary); len(r) > 20000 {
+		summary = string(r[:20000])
 	}
 	resp, err := s.cases.CreateCase(rpc.ForwardIdentity(ctx), &casesv1.CreateCaseRequest{
 		Case:      &casesv1.Case{Title: title, Summary: summary},
