@@ -60,7 +60,7 @@ func (a *App) openCasesChart(r *http.Request, s *session) string {
 	token := ""
 	for range 10 {
 		resp, err := a.cases.ListCases(ctx, &casesv1.ListCasesRequest{PageSize: 100, PageToken: token,
-			Filter: "lead_agency = " + strconv.Quote(s.AgencyID)})
+			Filter: "lead_agency = " + strconv.Quote(s.AgencyID) + " AND status != CLOSED"})
 		if err != nil {
 			return ""
 		}
