@@ -74,7 +74,7 @@ func startProcess(t *testing.T, s *server) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, "server did not become ready: %s", s.log)
+	}, 60*time.Second, 50*time.Millisecond, "server did not become ready: %s", s.log)
 }
 
 // TestCrashDuringCreates SIGKILLs the server in the middle of a burst of
@@ -142,7 +142,7 @@ func TestCrashDuringCreates(t *testing.T) {
 			}
 		})
 	}
-	require.Eventually(t, func() bool { return nAcked.Load() >= 60 }, 30*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return nAcked.Load() >= 60 }, 60*time.Second, time.Millisecond)
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
 	wg.Wait()
 	_ = s.cmd.Wait()

@@ -98,17 +98,17 @@ func TestDatabaseOutage(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Raw))
 	require.Eventually(t, func() bool {
 		return s.Do(t, "", "GET", "/readyz", nil).Status == http.StatusServiceUnavailable
-	}, 10*time.Second, 200*time.Millisecond)
+	}, 30*time.Second, 200*time.Millisecond)
 	require.Equal(t, http.StatusOK, s.Do(t, "", "GET", "/healthz", nil).Status, "the process itself stays up")
 
 	srv, err = pgserver.Start(ctx, opts)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		return s.Do(t, det, "GET", "/v1/cases/"+c.Str("id"), nil).Status == http.StatusOK
-	}, 20*time.Second, 200*time.Millisecond)
+	}, 30*time.Second, 200*time.Millisecond)
 	require.Eventually(t, func() bool {
 		return s.Do(t, "", "GET", "/readyz", nil).Status == http.StatusOK
-	}, 10*time.Second, 200*time.Millisecond)
+	}, 30*time.Second, 200*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
 	close(stopLoad)
 	load.Wait()
