@@ -220,12 +220,13 @@ func (a *App) reopenCase(w http.ResponseWriter, r *http.Request, s *session) {
 // share adds a participant: an agency or a task force, a relation, an
 // optional expiry (a date, end of that day UTC) and the reason.
 func (a *App) share(w http.ResponseWriter, r *http.Request, s *session) {
-	f := formValues(r, "target", "relation", "expireTime", "reason", "overrideReason")
+	f := formValues(r, "target", "relation", "expireTime", "reason", "overrideReason", "membership")
 	req := &casesv1.AddParticipantRequest{CaseId: r.PathValue("id"), Reason: f["reason"], OverrideReason: f["overrideReason"],
 		Relation: casesv1.Relation(casesv1.Relation_value[f["relation"]])}
 	switch kind, id, _ := strings.Cut(f["target"], ":"); kind {
 	case "taskforce":
 		req.TaskforceId = id
+		req.Membership = casesv1.Membership(casesv1.Membership_value[f["membership"]])
 	case "agency":
 		req.AgencyId = id
 	}

@@ -68,13 +68,13 @@ func (a *App) renderReferral(w http.ResponseWriter, r *http.Request, s *session,
 // decides whether my role may.
 func (a *App) referralAction(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	f := formValues(r, "etag", "reason", "comment")
+	f := formValues(r, "etag", "reason", "comment", "overrideReason")
 	ctx, cancel := a.rpc(r, s)
 	defer cancel()
 	var err error
 	switch r.PathValue("action") {
 	case "submit":
-		_, err = a.referrals.SubmitReferral(ctx, &referralsv1.SubmitReferralRequest{ReferralId: id, Etag: f["etag"]})
+		_, err = a.referrals.SubmitReferral(ctx, &referralsv1.SubmitReferralRequest{ReferralId: id, Etag: f["etag"], OverrideReason: f["overrideReason"]})
 	case "acknowledge":
 		_, err = a.referrals.AcknowledgeReferral(ctx, &referralsv1.AcknowledgeReferralRequest{ReferralId: id, Etag: f["etag"], Comment: f["comment"]})
 	case "accept":
@@ -231,8 +231,9 @@ func (a *App) referForm(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (a *App) refer(w http.ResponseWriter, r *http.Request, s *session) {
-	f := formValues(r, "request_id", "referral.toAgencyId", "referral.summary", "reason", "requestedAction", "shareRelation", "includeSummary", "includeEvidence")
+	f := formValues(r, "request_id", "referral.toAgencyId", "referral.summary", "reason", "requestedAction", "shareRelation", "includeSummary", "includeEvidence", "overrideReason")
 	cr := &referralsv1.CaseReferral{
+		OverrideReason:  f["overrideReason"],
 		Reason:          referralsv1.ReferralReason(referralsv1.ReferralReason_value[f["reason"]]),
 		RequestedAction: f["requestedAction"],
 		ShareRelation:   referralsv1.ShareRelation(referralsv1.ShareRelation_value[f["shareRelation"]]),
@@ -257,7 +258,7 @@ func (a *App) refer(w http.ResponseWriter, r *http.Request, s *session) {
 		if _, err := a.referrals.SubmitReferral(ctx, &referralsv1.SubmitReferralRequest{ReferralId: ref.GetId(), Etag: ref.GetEtag()}); err != nil {
 			r.SetPathValue("id", ref.GetId())
 			p := problemOf(err)
-			a.renderReferral(w, r, s, p.Status, map[string]any{"Problem": p})
+			a.renderReferral(w, r, s, p.Status, map[string]any{"Problem": p, "Action": "submit", "Form": f})
 			return
 		}
 	}

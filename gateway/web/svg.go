@@ -45,11 +45,16 @@ func agencyGraph(c *casesv1.Case, parts []*casesv1.Participant) string {
 			dash = ` stroke-dasharray="6 4"`
 		}
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%.0f" y2="%.0f" stroke="#7a8ca5" stroke-width="2"%s/>`, cx, cy, n.x, n.y, dash)
-		rel := label(p.GetRelation().String())
-		switch src := p.GetSource(); {
-		case strings.HasPrefix(src, "taskforce:"):
+		rel := label(p.GetEffectiveRelation().String())
+		if p.GetEffectiveRelation() == casesv1.Relation_RELATION_UNSPECIFIED {
+			rel = "nothing now"
+		}
+		switch {
+		case p.GetAgencyOri() == "":
+			rel += " (task force share)"
+		case p.GetTaskforceId() != "":
 			rel += " (task force)"
-		case strings.HasPrefix(src, "referral:"):
+		case strings.HasPrefix(p.GetSource(), "referral:"):
 			rel += " (referral)"
 		}
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="middle" fill="#334">%s</text>`, (cx+n.x)/2, (cy+n.y)/2-4, esc(rel))

@@ -47,7 +47,8 @@ func seedAgencies(b testing.TB, s *apptest.System, n, usersPer int) []*auth.Prin
 // with one or two other random agencies, and returns their ids.
 func seedCases(b testing.TB, s *apptest.System, n int, leads []*auth.Principal, rng *rand.Rand) []string {
 	b.Helper()
-	var cases, rels [][]any
+	var cases [][]any
+	var rels []authz.SeedGrant
 	ids := make([]string, n)
 	base := time.Now().Add(-time.Duration(n) * time.Second).UTC()
 	for i := range n {
@@ -56,10 +57,13 @@ func seedCases(b testing.TB, s *apptest.System, n int, leads []*auth.Principal, 
 		ct := base.Add(time.Duration(i) * time.Second)
 		cases = append(cases, []any{ids[i], fmt.Sprintf("%s-2026-%07d", lead.AgencyORI, i), lead.AgencyID, lead.AgencyORI,
 			"bench case", "OPEN", "MEDIUM", ct, ct, lead.UserID, lead.Email, lead.Email})
-		rels = append(rels, []any{"case", ids[i], lead.AgencyID, authz.RelLead, ""})
+		leadID := uuid.MustParse(lead.AgencyID)
+		rels = append(rels, authz.SeedGrant{ResourceType: "case", ResourceID: uuid.MustParse(ids[i]), AgencyID: leadID,
+			Relation: authz.RelLead, LeadAgencyID: &leadID})
 		other := leads[rng.IntN(len(leads))]
 		if other.AgencyID != lead.AgencyID {
-			rels = append(rels, []any{"case", ids[i], other.AgencyID, authz.RelViewer, ""})
+			rels = append(rels, authz.SeedGrant{ResourceType: "case", ResourceID: uuid.MustParse(ids[i]), AgencyID: uuid.MustParse(other.AgencyID),
+				Relation: authz.RelViewer, LeadAgencyID: &leadID, OverrideReason: "benchmark share"})
 		}
 	}
 	ctx := context.Background()
@@ -67,8 +71,7 @@ func seedCases(b testing.TB, s *apptest.System, n int, leads []*auth.Principal, 
 		[]string{"id", "case_number", "lead_agency_id", "lead_agency_ori", "title", "status", "priority", "create_time", "update_time", "create_user_id", "create_user_email", "update_user_email"},
 		pgx.CopyFromRows(cases))
 	require.NoError(b, err)
-	_, err = s.Pool.CopyFrom(ctx, pgx.Identifier{"authz", "relations"}, []string{"resource_type", "resource_id", "agency_id", "relation", "source"}, pgx.CopyFromRows(rels))
-	require.NoError(b, err)
+	require.NoError(b, pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return authz.SeedGrants(ctx, tx, rels) }))
 	_, err = s.Pool.Exec(ctx, "ANALYZE")
 	require.NoError(b, err)
 	return ids
@@ -116,9 +119,7 @@ func BenchmarkListCasesFirstPage(b *testing.B) {
 			seedCases(b, s, n, users, rng)
 			// Hartford (the benchmarking user's agency) views 1% of them.
 			hartford := demo.AgencyID("hartford")
-			_, err := s.Pool.Exec(context.Background(), `INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation)
-				SELECT 'case', id, $1, 'viewer' FROM cases.cases ORDER BY id LIMIT $2`, hartford, n/100)
-			require.NoError(b, err)
+			seedViewer(b, s, hartford, n/100)
 			tok := s.Token(b, "ofc.evans@hartford.example")
 			client := &http.Client{}
 			b.ResetTimer()
@@ -133,4 +134,21 @@ func BenchmarkListCasesFirstPage(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seedViewer makes agency a viewer (by override: the generated world has no
+// agreements) of the first n cases in id order.
+func seedViewer(b *testing.B, s *apptest.System, agency string, n int) {
+	ctx := context.Background()
+	rows, err := s.Pool.Query(ctx, `SELECT id, lead_agency_id FROM cases.cases ORDER BY id LIMIT $1`, n)
+	require.NoError(b, err)
+	var gs []authz.SeedGrant
+	for rows.Next() {
+		var id, lead uuid.UUID
+		require.NoError(b, rows.Scan(&id, &lead))
+		gs = append(gs, authz.SeedGrant{ResourceType: "case", ResourceID: id, AgencyID: uuid.MustParse(agency),
+			Relation: authz.RelViewer, LeadAgencyID: &lead, OverrideReason: "benchmark share"})
+	}
+	require.NoError(b, rows.Err())
+	require.NoError(b, pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return authz.SeedGrants(ctx, tx, gs) }))
 }

@@ -25,6 +25,7 @@ type world struct {
 	agencies []worldAgency
 	users    []*auth.Principal
 	cases    int
+	groups   []string
 }
 
 type worldAgency struct{ id, ori, kind string }
@@ -58,42 +59,162 @@ func generateWorld(t testing.TB, s *apptest.System, seed uint64, nAgencies, nCas
 	_, err = s.Pool.CopyFrom(ctx, pgx.Identifier{"liaison", "users"}, []string{"id", "agency_id", "issuer", "subject", "email", "roles"}, pgx.CopyFromRows(userRows))
 	require.NoError(t, err)
 
-	var caseRows, relRows [][]any
+	var caseRows [][]any
 	base := time.Now().Add(-48 * time.Hour).UTC()
+	now := time.Now().UTC()
+	past, soon := now.Add(-time.Hour), now.Add(24*time.Hour)
+
+	// Agreements between agencies and with groups: none, in force
+	// (contributor or viewer), lapsed, narrowed (two in force, the viewer
+	// one governs), or not yet in force.
+	groups := make([]string, 4)
+	for i := range groups {
+		groups[i] = uuid.NewString()
+	}
+	parties := make([]string, 0, len(w.agencies)+len(groups))
+	for _, a := range w.agencies {
+		parties = append(parties, a.id)
+	}
+	parties = append(parties, groups...)
+	var agreements []authz.Agreement
+	for i, a := range w.agencies {
+		for _, b := range parties[i+1:] {
+			ag := authz.Agreement{ID: uuid.NewString(), PartyA: a.id, PartyB: b, Title: "gen", MaxRelation: authz.RelContributor,
+				EffectiveTime: base}
+			switch rng.IntN(6) {
+			case 0, 1:
+				continue
+			case 2:
+				ag.MaxRelation = authz.RelViewer
+			case 3:
+				ag.ExpireTime = &past
+			case 4:
+				agreements = append(agreements, authz.Agreement{ID: uuid.NewString(), PartyA: a.id, PartyB: b, Title: "narrower",
+					MaxRelation: authz.RelViewer, EffectiveTime: base.Add(time.Hour)})
+			case 5:
+				ag.EffectiveTime = soon
+			}
+			agreements = append(agreements, ag)
+		}
+	}
+	// Memberships: each group has some agencies, current or ended, joined
+	// before or after the cases were shared (snapshot grants tell them
+	// apart).
+	var members []authz.Membership
+	for _, g := range groups {
+		for _, a := range w.agencies {
+			if rng.IntN(3) != 0 {
+				continue
+			}
+			m := authz.Membership{GroupID: g, AgencyID: a.id, StartTime: base.Add(time.Duration(rng.IntN(4000)) * time.Second)}
+			if rng.IntN(4) == 0 {
+				m.EndTime = &past
+			}
+			members = append(members, m)
+		}
+	}
+
+	var grants []authz.SeedGrant
+	seen := map[string]bool{}
+	add := func(g authz.SeedGrant) {
+		k := fmt.Sprint(g.ResourceID, g.AgencyID, g.Relation, g.Source)
+		if !seen[k] {
+			seen[k] = true
+			grants = append(grants, g)
+		}
+	}
 	rels := []string{authz.RelContributor, authz.RelViewer, authz.RelRequester}
 	for i := range nCases {
 		lead := w.agencies[rng.IntN(len(w.agencies))]
-		id := uuid.NewString()
+		id := uuid.New()
 		ct := base.Add(time.Duration(i) * time.Second)
 		caseRows = append(caseRows, []any{id, fmt.Sprintf("%s-2026-%06d", lead.ori, i+1), lead.id, lead.ori,
 			fmt.Sprintf("generated case %d", i), "OPEN", "MEDIUM", ct, ct, uuid.NewString(), "gen@example", "gen@example"})
-		relRows = append(relRows, []any{"case", id, lead.id, authz.RelLead, nil})
-		for range rng.IntN(4) {
-			other := w.agencies[rng.IntN(len(w.agencies))]
-			if other.id == lead.id {
-				continue
-			}
-			var exp any
+		leadID := uuid.MustParse(lead.id)
+		add(authz.SeedGrant{ResourceType: "case", ResourceID: id, AgencyID: leadID, Relation: authz.RelLead, LeadAgencyID: &leadID, CreateTime: ct})
+		for range rng.IntN(5) {
+			g := authz.SeedGrant{ResourceType: "case", ResourceID: id, LeadAgencyID: &leadID, CreateTime: ct,
+				Relation: rels[rng.IntN(len(rels))]}
 			switch rng.IntN(3) {
 			case 0:
-				exp = time.Now().Add(-time.Hour) // lapsed
+				g.ExpireTime = &past
 			case 1:
-				exp = time.Now().Add(24 * time.Hour)
+				g.ExpireTime = &soon
 			}
-			relRows = append(relRows, []any{"case", id, other.id, rels[rng.IntN(len(rels))], exp})
+			if rng.IntN(2) == 0 {
+				g.OverrideReason = "generated override"
+			}
+			switch rng.IntN(4) {
+			case 0: // a task-force share
+				g.Group, g.AgencyID = true, uuid.MustParse(groups[rng.IntN(len(groups))])
+				if g.Relation == authz.RelRequester {
+					g.Relation = authz.RelViewer
+				}
+				if rng.IntN(2) == 0 {
+					g.Membership = authz.MembershipSnapshot
+				}
+			case 1: // an accepted referral
+				g.Source = "referral:" + uuid.NewString()
+				fallthrough
+			default:
+				other := w.agencies[rng.IntN(len(w.agencies))]
+				if other.id == lead.id {
+					continue
+				}
+				g.AgencyID = uuid.MustParse(other.id)
+			}
+			add(g)
 		}
 	}
 	_, err = s.Pool.CopyFrom(ctx, pgx.Identifier{"cases", "cases"},
 		[]string{"id", "case_number", "lead_agency_id", "lead_agency_ori", "title", "status", "priority", "create_time", "update_time", "create_user_id", "create_user_email", "update_user_email"},
 		pgx.CopyFromRows(caseRows))
 	require.NoError(t, err)
-	// Duplicate (case, agency, relation) pairs are possible; insert through
-	// ON CONFLICT rather than COPY.
-	batch := &pgx.Batch{}
-	for _, r := range relRows {
-		batch.Queue(`INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation, expire_time) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, r...)
-	}
-	require.NoError(t, s.Pool.SendBatch(ctx, batch).Close())
+	require.NoError(t, pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		for _, a := range agreements {
+			if err := authz.PutAgreement(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		for _, m := range members {
+			if _, err := authz.PutMember(ctx, tx, nil, m); err != nil {
+				return err
+			}
+		}
+		return authz.SeedGrants(ctx, tx, grants)
+	}))
+	w.groups = groups
+
+	// Churn through the door, as an acting user would: members join and
+	// leave, agreements lapse and narrow.
+	actor := w.users[0]
+	require.NoError(t, pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		for range 30 {
+			m := authz.Membership{GroupID: groups[rng.IntN(len(groups))], AgencyID: w.agencies[rng.IntN(len(w.agencies))].id,
+				GroupLabel: "group", AgencyLabel: "agency", StartTime: now.Add(-time.Minute)}
+			var err error
+			if rng.IntN(2) == 0 {
+				_, err = authz.PutMember(ctx, tx, actor, m)
+			} else {
+				_, err = authz.RemoveMember(ctx, tx, actor, m)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for range 30 {
+			a := agreements[rng.IntN(len(agreements))]
+			if rng.IntN(2) == 0 {
+				a.ExpireTime = &past
+			} else {
+				a.MaxRelation = authz.RelViewer
+			}
+			if err := authz.PutAgreement(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 	return w
 }
 
@@ -144,7 +265,9 @@ func TestListMatchesAuthorize(t *testing.T) {
 		// ones included) and a random sample of the others, which must all
 		// be refused.
 		var candidates []string
-		rows, err := s.Pool.Query(ctx, `SELECT DISTINCT resource_id::text FROM authz.relations WHERE resource_type = 'case' AND agency_id = $1`, u.AgencyID)
+		// (directly, or through any group it ever belonged to).
+		rows, err := s.Pool.Query(ctx, `SELECT DISTINCT resource_id::text FROM authz.relations WHERE resource_type = 'case'
+			AND (agency_id = $1 OR agency_id = ANY($2::uuid[]))`, u.AgencyID, w.groups)
 		require.NoError(t, err)
 		for rows.Next() {
 			var id string

@@ -118,8 +118,11 @@ var liaisonCalls = map[string]func(f *fixture) call{
 	},
 	"LiaisonService.CreateAgreement": func(f *fixture) call {
 		p := f.partner()
-		return call{"POST", "/v1/agreements", map[string]any{"partnerAgencyId": p, "title": "m", "maxRelation": "RELATION_VIEWER"},
-			fmt.Sprintf(`{"agreement": {"partnerAgencyId": %q, "title": "m", "maxRelation": "RELATION_VIEWER"}}`, p)}
+		// In force only from 2099: agreements are decided at decision time,
+		// and one in force now would cap the other rows' grants.
+		return call{"POST", "/v1/agreements", map[string]any{"partnerAgencyId": p, "title": "m", "maxRelation": "RELATION_VIEWER",
+			"effectiveTime": "2099-01-01T00:00:00Z"},
+			fmt.Sprintf(`{"agreement": {"partnerAgencyId": %q, "title": "m", "maxRelation": "RELATION_VIEWER", "effectiveTime": "2099-01-01T00:00:00Z"}}`, p)}
 	},
 	"LiaisonService.UpdateAgreement": func(f *fixture) call {
 		id := uuid.NewString()
@@ -128,7 +131,7 @@ var liaisonCalls = map[string]func(f *fixture) call{
 			p = demo.AgencyID("fbi")
 		}
 		mustExec(f, `INSERT INTO liaison.agreements (id, agency_id, partner_agency_id, title, max_relation, effective_time,
-			create_time, update_time) VALUES ($1, $2, $3, 'm', 'viewer', now(), now(), now())`, id, f.target, p)
+			create_time, update_time) VALUES ($1, $2, $3, 'm', 'viewer', '2099-01-01', now(), now())`, id, f.target, p)
 		return call{"PATCH", "/v1/agreements/" + id, map[string]any{"title": "n"},
 			fmt.Sprintf(`{"agreement": {"id": %q, "title": "n"}, "updateMask": "title"}`, id)}
 	},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -115,8 +116,8 @@ var calls = map[string]func(f *fixture) call{
 			fmt.Sprintf(`{"caseId": %q, "agencyId": %q}`, f.caseID, usss)}
 	},
 	"CaseService.ExplainAccess": func(f *fixture) call {
-		return call{"GET", "/v1/cases/" + f.caseID + ":explainAccess?email=sa.harris@fbi.example", nil,
-			fmt.Sprintf(`{"caseId": %q, "email": "sa.harris@fbi.example"}`, f.caseID)}
+		return call{"GET", "/v1/cases/" + f.caseID + ":explainAccess?email=det.alvarez@csp.example", nil,
+			fmt.Sprintf(`{"caseId": %q, "email": "det.alvarez@csp.example"}`, f.caseID)}
 	},
 	"EvidenceService.CreateEvidence": func(f *fixture) call {
 		return call{"POST", "/v1/cases/" + f.caseID + "/evidence", map[string]any{"description": "m", "kind": "KIND_DEVICE"},
@@ -229,9 +230,20 @@ func (f *fixture) targetUser() string {
 	return f.targetID
 }
 
+// grant gives agency rel on the fixture's case (led by CSP) with a
+// supervisor's override, so the row decides on the relation itself where no
+// agreement is in force (an agreement in force still caps it: rows name
+// agencies whose agreement with CSP allows the relation; caps are the
+// invariant and sharing tests' subject).
 func grant(f *fixture, agency, rel string) {
-	err := authz.Write(context.Background(), f.s.Pool, authz.Grant{Resource: authz.Resource{Type: "case", ID: f.caseID}, AgencyID: agency, Relation: rel})
-	if err != nil {
+	ctx := context.Background()
+	lead := uuid.MustParse(demo.AgencyID("csp"))
+	g := authz.SeedGrant{ResourceType: "case", ResourceID: uuid.MustParse(f.caseID), AgencyID: uuid.MustParse(agency), Relation: rel,
+		LeadAgencyID: &lead}
+	if authz.Capped(rel) {
+		g.OverrideReason = "authorization matrix"
+	}
+	if err := pgx.BeginFunc(ctx, f.s.Pool, func(tx pgx.Tx) error { return authz.SeedGrants(ctx, tx, []authz.SeedGrant{g}) }); err != nil {
 		panic(err)
 	}
 }
@@ -251,7 +263,8 @@ func evidenceItem(f *fixture) string {
 	if err != nil {
 		panic(err)
 	}
-	err = authz.Write(context.Background(), f.s.Pool, authz.Grant{Resource: authz.Resource{Type: "evidence", ID: id}, AgencyID: demo.AgencyID("csp"), Relation: authz.RelHolder})
+	_, err = authz.Grant(context.Background(), f.s.Pool, nil, authz.GrantRequest{Resource: authz.Resource{Type: "evidence", ID: id},
+		AgencyID: demo.AgencyID("csp"), Relation: authz.RelHolder})
 	if err != nil {
 		panic(err)
 	}
@@ -292,19 +305,19 @@ func referralItem(f *fixture, senderState, state string) string {
 	ctx := context.Background()
 	_, err := f.s.Pool.Exec(ctx, `INSERT INTO referrals.referrals (id, kind, state, from_agency_id, from_agency_ori,
 		to_agency_id, to_agency_ori, summary, details, submit_time, ack_due_time, create_time, update_time,
-		create_user_id, create_user_email, update_user_email)
+		create_user_id, create_user_email, update_user_email, number)
 		VALUES ($1, 'ASSISTANCE_REQUEST', $2, $3, 'M', $4, 'M', 'matrix', '{}',
 		CASE WHEN $2 = 'DRAFT' THEN NULL ELSE now() END, CASE WHEN $2 = 'DRAFT' THEN NULL ELSE now() + interval '72 hours' END,
-		now(), now(), $5, 'matrix@example.org', 'matrix@example.org')`, id, state, from, to, uuid.NewString())
+		now(), now(), $5, 'matrix@example.org', 'matrix@example.org', $6)`, id, state, from, to, uuid.NewString(), "M-"+id)
 	if err != nil {
 		panic(err)
 	}
 	res := authz.Resource{Type: "referral", ID: id}
-	if err := authz.Write(ctx, f.s.Pool, authz.Grant{Resource: res, AgencyID: from, Relation: authz.RelLead}); err != nil {
+	if _, err := authz.Grant(ctx, f.s.Pool, nil, authz.GrantRequest{Resource: res, AgencyID: from, Relation: authz.RelLead}); err != nil {
 		panic(err)
 	}
 	if state != "DRAFT" {
-		if err := authz.Write(ctx, f.s.Pool, authz.Grant{Resource: res, AgencyID: to, Relation: authz.RelRecipient}); err != nil {
+		if _, err := authz.Grant(ctx, f.s.Pool, nil, authz.GrantRequest{Resource: res, AgencyID: to, Relation: authz.RelRecipient}); err != nil {
 			panic(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casebridge/casebridge/pkg/audit"
+	"github.com/casebridge/casebridge/pkg/authz"
 )
 
 // Baseline is the database's own rate for the raw SQL of a case creation:
@@ -57,7 +58,8 @@ func RunBaseline(ctx context.Context, pool *pgxpool.Pool, agencies, concurrency 
 						id, fmt.Sprintf("%s-%d-B%06d", ori, now.Year(), n), agency, ori, now, user); err != nil {
 						return err
 					}
-					if _, err := tx.Exec(ctx, `INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation) VALUES ('case', $1, $2, 'lead')`, id, agency); err != nil {
+					if _, err := authz.Grant(ctx, tx, nil, authz.GrantRequest{Resource: authz.Resource{Type: "case", ID: id},
+						AgencyID: agency, Relation: authz.RelLead, LeadAgencyID: agency}); err != nil {
 						return err
 					}
 					return audit.Append(ctx, tx, &audit.Event{AgencyID: agency, Time: now, RequestID: "bench-baseline", UserID: user,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
+	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/services/evidence"
 	"github.com/casebridge/casebridge/services/referrals"
 )
@@ -94,7 +95,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 	base := time.Now().Add(-time.Duration(start+o.Cases) * time.Second).UTC()
 	for done := 0; done < o.Cases; {
 		n := min(batch, o.Cases-done)
-		var cases, rels, notes [][]any
+		var cases, notes [][]any
+		var rels []authz.SeedGrant
 		type extra struct {
 			caseID, number, title, summary string
 			lead                           int
@@ -113,11 +115,15 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 			title, summary := fmt.Sprintf("Generated case %d: %s", i, words(rng, 4)), words(rng, 20)
 			cases = append(cases, []any{id, number, agencyID(lead), AgencyORI(lead),
 				title, summary, "OPEN", "MEDIUM", ct, ct, user, UserEmail(lead, 0), UserEmail(lead, 0)})
-			rels = append(rels, []any{"case", id, uuid.MustParse(agencyID(lead)), "lead"})
+			leadID := uuid.MustParse(agencyID(lead))
+			rels = append(rels, authz.SeedGrant{ResourceType: "case", ResourceID: id, AgencyID: leadID, Relation: authz.RelLead, LeadAgencyID: &leadID})
 			if rng.Float64() < o.ShareRate {
 				other := rng.IntN(o.Agencies)
 				if other != lead {
-					rels = append(rels, []any{"case", id, uuid.MustParse(agencyID(other)), "contributor"})
+					// The generated world has no agreements: shares carry an
+					// override, as a supervisor's would.
+					rels = append(rels, authz.SeedGrant{ResourceType: "case", ResourceID: id, AgencyID: uuid.MustParse(agencyID(other)),
+						Relation: authz.RelContributor, LeadAgencyID: &leadID, OverrideReason: "generated load-test share", Reason: "bench seed"})
 				}
 			}
 			if ev, rf := rng.Float64() < o.EvidenceRate, rng.Float64() < o.ReferralRate; ev || rf {
@@ -139,7 +145,7 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions, progress io.Wr
 				"title", "summary", "status", "priority", "create_time", "update_time", "create_user_id", "create_user_email", "update_user_email"}, pgx.CopyFromRows(cases)); err != nil {
 				return err
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"authz", "relations"}, []string{"resource_type", "resource_id", "agency_id", "relation"}, pgx.CopyFromRows(rels)); err != nil {
+			if err := authz.SeedGrants(ctx, tx, rels); err != nil {
 				return err
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases", "notes"}, []string{"id", "case_id", "kind", "body", "author_user_id", "author_email", "agency_id", "agency_ori", "create_time"}, pgx.CopyFromRows(notes)); err != nil {

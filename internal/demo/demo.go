@@ -48,8 +48,12 @@ var Users = []User{
 	{"ofc.evans@hartford.example", "hartford", "Ofc. Tom Evans", []string{"detective"}},
 	{"sgt.fox@hartford.example", "hartford", "Sgt. Dana Fox", []string{"supervisor"}},
 	{"det.foster@newhaven.example", "newhaven", "Det. Lee Foster", []string{"detective"}},
+	// New Haven's supervisor works its referral inbox (accepts referrals).
+	{"sgt.nolan@newhaven.example", "newhaven", "Sgt. Pat Nolan", []string{"supervisor"}},
 	{"an.garcia@ctic.example", "ctic", "Analyst Rosa Garcia", []string{"analyst"}},
 	{"sa.harris@fbi.example", "fbi", "SA Chris Harris", []string{"liaison"}},
+	// A special agent who opens the field office's own cases (DESIGN.md §6).
+	{"sa.jones@fbi.example", "fbi", "SA Jordan Jones", []string{"detective"}},
 	{"sa.ito@usss.example", "usss", "SA Ken Ito", []string{"liaison"}},
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/casebridge/casebridge/pkg/authz"
 )
 
 // Taskforce is a demo task force: its sponsor and members by agency key.
@@ -20,6 +22,8 @@ type Taskforce struct {
 type Agreement struct {
 	Partner, Taskforce, Title, MaxRelation string
 	Excluded                               []string
+	// Expire, when set, is when the agreement ended.
+	Expire *time.Time
 }
 
 // Contact is a demo point of contact.
@@ -45,7 +49,10 @@ var Agreements = []Agreement{
 	{Partner: "usss", Title: "CSP–USSS New Haven financial crimes MOU", MaxRelation: "contributor", Excluded: []string{"JUVENILE_RECORDS"}},
 	{Partner: "ctic", Title: "CSP–CTIC fusion center information-sharing agreement", MaxRelation: "contributor",
 		Excluded: []string{"VICTIM_PII", "INFORMANT_IDENTITY"}},
-	{Partner: "hartford", Title: "CSP–Hartford PD mutual assistance agreement", MaxRelation: "contributor"},
+	// Lapsed: sharing with Hartford needs a supervisor's override (its
+	// assistance requests still work: the requester relation is the
+	// agency's own request, not a dissemination).
+	{Partner: "hartford", Title: "CSP–Hartford PD mutual assistance agreement", MaxRelation: "contributor", Expire: &hartfordLapsed},
 	{Partner: "newhaven", Title: "CSP–New Haven PD case visibility agreement", MaxRelation: "viewer",
 		Excluded: []string{"INFORMANT_IDENTITY"}},
 	{Taskforce: "ctcyber", Title: "Connecticut Cyber Task Force charter", MaxRelation: "contributor",
@@ -86,14 +93,19 @@ func AgreementID(key string) string {
 // demoEffective is when the demo agreements and memberships began.
 var demoEffective = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// hartfordLapsed is when the demo's CSP–Hartford agreement ended.
+var hartfordLapsed = time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+
 func seedLiaison(ctx context.Context, tx pgx.Tx) (int64, error) {
 	var added int64
+	var last int64 // rows the latest exec added
 	exec := func(what, sql string, args ...any) error {
 		tag, err := tx.Exec(ctx, sql, args...)
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", what, err)
 		}
-		added += tag.RowsAffected()
+		last = tag.RowsAffected()
+		added += last
 		return nil
 	}
 	for _, t := range Taskforces {
@@ -105,6 +117,16 @@ func seedLiaison(ctx context.Context, tx pgx.Tx) (int64, error) {
 			if err := exec("member "+m, `INSERT INTO liaison.taskforce_members (taskforce_id, agency_id, start_time)
 				VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, TaskforceID(t.Key), AgencyID(m), demoEffective); err != nil {
 				return 0, err
+			}
+			// The same membership as an authorization fact, through the door
+			// (a new world: no case is shared yet, so nothing to record).
+			// Only when new: a second run leaves what users changed alone.
+			if last == 0 {
+				continue
+			}
+			if _, err := authz.PutMember(ctx, tx, nil, authz.Membership{GroupID: TaskforceID(t.Key), AgencyID: AgencyID(m),
+				StartTime: demoEffective}); err != nil {
+				return 0, fmt.Errorf("seed member %s: %w", m, err)
 			}
 		}
 	}
@@ -123,10 +145,21 @@ func seedLiaison(ctx context.Context, tx pgx.Tx) (int64, error) {
 			excluded = []string{}
 		}
 		if err := exec("agreement "+key, `INSERT INTO liaison.agreements (id, agency_id, partner_agency_id, taskforce_id, title,
-			max_relation, excluded_categories, effective_time, create_time, update_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) ON CONFLICT DO NOTHING`,
-			AgreementID(key), AgencyID("csp"), partner, tf, a.Title, a.MaxRelation, excluded, demoEffective); err != nil {
+			max_relation, excluded_categories, effective_time, expire_time, create_time, update_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) ON CONFLICT DO NOTHING`,
+			AgreementID(key), AgencyID("csp"), partner, tf, a.Title, a.MaxRelation, excluded, demoEffective, a.Expire); err != nil {
 			return 0, err
+		}
+		if last == 0 {
+			continue
+		}
+		party := partner
+		if party == nil {
+			party = tf
+		}
+		if err := authz.PutAgreement(ctx, tx, authz.Agreement{ID: AgreementID(key), PartyA: AgencyID("csp"), PartyB: *party,
+			Title: a.Title, MaxRelation: a.MaxRelation, Excluded: excluded, EffectiveTime: demoEffective, ExpireTime: a.Expire}); err != nil {
+			return 0, fmt.Errorf("seed agreement %s: %w", key, err)
 		}
 	}
 	for _, c := range Contacts {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/postgres"
@@ -110,20 +109,13 @@ func (a *Authorizer) Permitting(p *auth.Principal, obj, act string) []string {
 	return a.Engine.Permitting(p.Roles, p.AgencyKind, obj, act)
 }
 
-// VisibleSQL is the one SQL predicate for "the agency holds one of these
-// relations on the resource, unexpired". idCol is the resource id column,
-// agencyParam and relParam the placeholders of the agency id and the
-// relation array (text[]).
-func VisibleSQL(resourceType, idCol, agencyParam, relParam string) string {
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM authz.relations r WHERE r.resource_type = '%s' AND r.resource_id = %s AND r.agency_id = %s AND r.relation = ANY(%s) AND (r.expire_time IS NULL OR r.expire_time > now()))`,
-		resourceType, idCol, agencyParam, relParam)
-}
-
-// Held returns the distinct, unexpired relations agencyID holds on res.
+// Held returns the distinct relations agencyID effectively holds on res
+// (effective.go: grants to it and to its groups, capped by agreements), in
+// one query.
 func Held(ctx context.Context, q postgres.Querier, agencyID string, res Resource) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT relation FROM authz.relations
-		WHERE resource_type = $1 AND resource_id = $2 AND agency_id = $3
-		  AND (expire_time IS NULL OR expire_time > now()) ORDER BY relation`,
+	rows, err := q.Query(ctx, `SELECT DISTINCT eff FROM (SELECT `+EffectiveSQL("r", "$3::uuid")+` AS eff
+		FROM authz.relations r WHERE r.resource_type = $1 AND r.resource_id = $2 AND `+candidateSQL("r", "$3::uuid")+`) x
+		WHERE eff IS NOT NULL ORDER BY eff`,
 		res.Type, res.ID, agencyID)
 	if err != nil {
 		return nil, postgres.Translate(err)
@@ -140,62 +132,12 @@ func Held(ctx context.Context, q postgres.Querier, agencyID string, res Resource
 	return rels, postgres.Translate(rows.Err())
 }
 
-// Grant is one relation to write.
-type Grant struct {
-	Resource   Resource
-	AgencyID   string
-	Relation   string
-	Source     string // "" for direct grants
-	ExpireTime *time.Time
-}
-
-// Write records g, replacing the expiry of an existing identical grant.
-// Callers run it in the transaction of the change that justifies it.
-func Write(ctx context.Context, q postgres.Querier, g Grant) error {
-	_, err := q.Exec(ctx, `INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation, source, expire_time)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (resource_type, resource_id, agency_id, relation, source) DO UPDATE SET expire_time = EXCLUDED.expire_time`,
-		g.Resource.Type, g.Resource.ID, g.AgencyID, g.Relation, g.Source, g.ExpireTime)
-	return postgres.Translate(err)
-}
-
-// Delete removes the direct (source "") relations of agencyID on res among
-// rels, and reports how many it removed.
-func Delete(ctx context.Context, q postgres.Querier, res Resource, agencyID string, rels ...string) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM authz.relations
-		WHERE resource_type = $1 AND resource_id = $2 AND agency_id = $3 AND relation = ANY($4) AND source = ''`,
-		res.Type, res.ID, agencyID, rels)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// Relation is one stored relation.
-type Relation struct {
-	AgencyID   string
-	Relation   string
-	Source     string
-	ExpireTime *time.Time
-	CreateTime time.Time
-}
-
-// List returns the unexpired relations on res, by agency.
-func List(ctx context.Context, q postgres.Querier, res Resource) ([]Relation, error) {
-	rows, err := q.Query(ctx, `SELECT agency_id::text, relation, source, expire_time, create_time FROM authz.relations
-		WHERE resource_type = $1 AND resource_id = $2 AND (expire_time IS NULL OR expire_time > now())
-		ORDER BY create_time, agency_id, relation`, res.Type, res.ID)
-	if err != nil {
-		return nil, postgres.Translate(err)
-	}
-	defer rows.Close()
-	var out []Relation
-	for rows.Next() {
-		var r Relation
-		if err := rows.Scan(&r.AgencyID, &r.Relation, &r.Source, &r.ExpireTime, &r.CreateTime); err != nil {
-			return nil, postgres.Translate(err)
-		}
-		out = append(out, r)
-	}
-	return out, postgres.Translate(rows.Err())
+// Reaches reports whether agencyID holds any candidate grant on res, capped
+// to nothing or not: explainAccess answers about the users of such agencies
+// (and of the caller's own), and about nobody else.
+func Reaches(ctx context.Context, q postgres.Querier, agencyID string, res Resource) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM authz.relations r WHERE r.resource_type = $1 AND r.resource_id = $2 AND `+
+		candidateSQL("r", "$3::uuid")+`)`, res.Type, res.ID, agencyID).Scan(&ok)
+	return ok, postgres.Translate(err)
 }

@@ -37,6 +37,17 @@ func ToStatus(ctx context.Context, logger *slog.Logger, err error, notFound stri
 			return status.Error(m.Code, m.Message)
 		}
 	}
+	var rule *authz.RuleError
+	if errors.As(err, &rule) {
+		// The dissemination rules refused a grant: a missing override is a
+		// field the supervisor must fill (overrideReason on a share and on
+		// a referral's submission), an agreement exceeded a precondition no
+		// field can lift.
+		if errors.Is(rule, authz.ErrOverrideRequired) {
+			return FieldError("overrideReason", rule.Msg)
+		}
+		return status.Error(codes.FailedPrecondition, rule.Msg)
+	}
 	switch {
 	case errors.Is(err, authz.ErrNotFound), errors.Is(err, postgres.ErrNotFound):
 		return status.Error(codes.NotFound, notFound)

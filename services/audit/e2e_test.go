@@ -368,7 +368,8 @@ func TestListedCasesAppearInDisclosureReport(t *testing.T) {
 	id := createCase(t, s, detective, "Listed, not opened")
 	other := createCase(t, s, detective, "Another case")
 	r := s.Do(t, "sgt.brooks@csp.example", "POST", "/v1/cases/"+id+"/participants", map[string]any{
-		"agencyId": demo.AgencyID("hartford"), "relation": "RELATION_VIEWER", "reason": "joint review"})
+		"agencyId": demo.AgencyID("hartford"), "relation": "RELATION_VIEWER", "reason": "joint review",
+		"overrideReason": "agreement renewal pending"})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	require.Len(t, s.Do(t, hartford, "GET", "/v1/cases", nil).List("cases"), 1)
 

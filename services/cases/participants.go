@@ -20,7 +20,6 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
-	"github.com/casebridge/casebridge/services/liaison/taskforceshare"
 )
 
 func relationName(r casesv1.Relation) string {
@@ -40,7 +39,9 @@ func (s *Server) agency(ctx context.Context, id string) (*liaisonv1.Agency, erro
 	return resp.GetAgency(), nil
 }
 
-// AddParticipant shares the case with another agency.
+// AddParticipant shares the case with another agency or a task force,
+// through the one door (authz.Grant), which applies the agreement in force
+// between the lead agency and the target.
 func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipantRequest) (*casesv1.AddParticipantResponse, error) {
 	p, err := auth.Require(ctx)
 	if err != nil {
@@ -52,6 +53,9 @@ func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipant
 	}
 	if req.GetTaskforceId() != "" {
 		return s.shareWithTaskforce(ctx, p, req)
+	}
+	if req.GetMembership() != casesv1.Membership_MEMBERSHIP_UNSPECIFIED {
+		return nil, rpc.FieldError("membership", "only a task-force share has a membership mode")
 	}
 	if req.GetAgencyId() == p.AgencyID {
 		return nil, rpc.FieldError("agencyId", "the case is already led by your agency")
@@ -67,49 +71,28 @@ func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipant
 		return nil, rpc.FieldError("agencyId", "the agency is inactive")
 	}
 	rel := relationName(req.GetRelation())
-	var expire *time.Time
-	if req.GetExpireTime() != nil {
-		t := req.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
-		expire = &t
-	}
-	terms, err := s.checkAgreement(ctx, req, ag.GetOri()+" ("+ag.GetName()+")")
-	if err != nil {
-		return nil, err
-	}
-	expire = terms.cap(expire)
+	expire := expiry(req)
+	label := ag.GetOri() + " (" + ag.GetName() + ")"
 	now := s.timestamp()
+	var outcome *authz.GrantOutcome
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		held, err := authz.Held(ctx, tx, req.GetAgencyId(), res)
 		if err != nil {
 			return err
 		}
-		for _, h := range held {
-			if h == authz.RelLead {
-				return rpc.FieldError("agencyId", "that agency leads the case")
-			}
+		if slices.Contains(held, authz.RelLead) {
+			return rpc.FieldError("agencyId", "that agency leads the case")
 		}
-		// One direct share per agency: a new share replaces the old relation.
-		if _, err := authz.Delete(ctx, tx, res, req.GetAgencyId(), authz.RelContributor, authz.RelViewer); err != nil {
-			return err
-		}
-		if err := authz.Write(ctx, tx, authz.Grant{Resource: res, AgencyID: req.GetAgencyId(), Relation: rel, ExpireTime: expire}); err != nil {
-			return err
-		}
-		body := fmt.Sprintf("Shared with %s (%s) as %s: %s", ag.GetOri(), ag.GetName(), rel, req.GetReason())
-		if expire != nil {
-			body += " (until " + expire.Format(time.RFC3339) + ")"
-		}
-		body += terms.note()
-		if err := s.timeline(ctx, tx, p, req.GetCaseId(), "SHARING", body, now); err != nil {
+		outcome, err = authz.Grant(ctx, tx, p, authz.GrantRequest{
+			Resource: res, AgencyID: req.GetAgencyId(), Label: label, Relation: rel, LeadAgencyID: p.AgencyID,
+			ExpireTime: expire, Reason: req.GetReason(), OverrideReason: req.GetOverrideReason(), RefuseAbove: true,
+			Timeline: fmt.Sprintf("Shared with %s as %s: %s", label, rel, req.GetReason()),
+		})
+		if err != nil {
 			return err
 		}
 		audit.Annotate(ctx, func(e *audit.Event) {
-			e.ResourceType, e.ResourceID, e.CaseID = "participant", req.GetAgencyId(), req.GetCaseId()
-			e.RecipientAgencyID = req.GetAgencyId()
-			if e.Purpose == "" {
-				e.Purpose = req.GetReason()
-			}
-			e.Purpose += terms.purpose()
+			e.ResourceType, e.ResourceID = "participant", req.GetAgencyId()
 		})
 		return audit.Write(ctx, tx)
 	})
@@ -118,15 +101,38 @@ func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipant
 	}
 	out := &casesv1.Participant{
 		CaseId: req.GetCaseId(), AgencyId: ag.GetId(), AgencyOri: ag.GetOri(), AgencyName: ag.GetName(),
-		Relation: req.GetRelation(), CreateTime: timestamppb.New(now),
+		Relation: req.GetRelation(), EffectiveRelation: req.GetRelation(), Via: "direct", CreateTime: timestamppb.New(now),
 	}
+	governs(out, outcome)
 	if expire != nil {
 		out.ExpireTime = timestamppb.New(*expire)
 	}
 	return &casesv1.AddParticipantResponse{Participant: out}, nil
 }
 
-// ListParticipants lists the agencies with an unexpired relation to the case.
+// expiry is the share's expiry, at the database's precision.
+func expiry(req *casesv1.AddParticipantRequest) *time.Time {
+	if req.GetExpireTime() == nil {
+		return nil
+	}
+	t := req.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
+	return &t
+}
+
+// governs sets what governs a new share from the door's outcome.
+func governs(out *casesv1.Participant, o *authz.GrantOutcome) {
+	if o.Terms != nil {
+		out.AgreementId = o.Terms.AgreementID
+		return
+	}
+	out.OverrideReason = o.Override
+}
+
+// ListParticipants lists every agency holding a relation to the case —
+// directly, through a referral, or as a member of a task force the case is
+// shared with — each with the relation held, what it effectively gives now
+// after the agreements' caps, how it came and what governs it; and the
+// task-force shares themselves.
 func (s *Server) ListParticipants(ctx context.Context, req *casesv1.ListParticipantsRequest) (*casesv1.ListParticipantsResponse, error) {
 	p, err := auth.Require(ctx)
 	if err != nil {
@@ -136,33 +142,60 @@ func (s *Server) ListParticipants(ctx context.Context, req *casesv1.ListParticip
 	if err := s.authz.Authorize(ctx, s.pool, p, "participant", "read", res); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	rels, err := authz.List(ctx, s.pool, res)
+	rows, err := authz.Participants(ctx, s.pool, res)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &casesv1.ListParticipantsResponse{}
+	resp := &casesv1.ListParticipantsResponse{Participants: []*casesv1.Participant{}}
 	names := map[string]*liaisonv1.Agency{}
-	for _, r := range rels {
-		ag, ok := names[r.AgencyID]
-		if !ok {
-			if ag, err = s.agency(ctx, r.AgencyID); err != nil {
-				return nil, err
-			}
-			names[r.AgencyID] = ag
-		}
+	groups := map[string]*casesv1.Participant{}
+	for _, r := range rows {
 		pt := &casesv1.Participant{
-			CaseId: req.GetCaseId(), AgencyId: r.AgencyID, AgencyOri: ag.GetOri(), AgencyName: ag.GetName(),
-			Relation: relationEnum(r.Relation), Source: r.Source, CreateTime: timestamppb.New(r.CreateTime),
+			CaseId: req.GetCaseId(), AgencyId: r.AgencyID, Relation: relationEnum(r.Relation),
+			EffectiveRelation: relationEnum(r.Effective), Source: r.Source, Via: r.Via, CreateTime: timestamppb.New(r.CreateTime),
+			AgreementId: r.AgreementID, OverrideReason: r.OverrideReason, TaskforceId: r.GroupID,
+			Membership: membershipEnum(r.Membership),
+		}
+		if pt.Via == "" {
+			pt.Via = "direct"
 		}
 		if r.ExpireTime != nil {
 			pt.ExpireTime = timestamppb.New(*r.ExpireTime)
+		}
+		if r.IsGroup {
+			pt.TaskforceId, pt.AgencyId, pt.AgencyName = r.AgencyID, "", r.Via
+			pt.Via = "direct"
+			groups[r.AgencyID] = pt
+		} else {
+			ag, ok := names[r.AgencyID]
+			if !ok {
+				if ag, err = s.agency(ctx, r.AgencyID); err != nil {
+					return nil, err
+				}
+				names[r.AgencyID] = ag
+			}
+			pt.AgencyOri, pt.AgencyName = ag.GetOri(), ag.GetName()
+			if g := groups[r.GroupID]; g != nil && r.Effective != "" {
+				g.MemberAgencyIds = append(g.MemberAgencyIds, r.AgencyID)
+			}
 		}
 		resp.Participants = append(resp.Participants, pt)
 	}
 	return resp, nil
 }
 
-// RemoveParticipant ends an agency's direct share.
+func membershipEnum(m string) casesv1.Membership {
+	switch m {
+	case authz.MembershipFollow:
+		return casesv1.Membership_MEMBERSHIP_FOLLOW
+	case authz.MembershipSnapshot:
+		return casesv1.Membership_MEMBERSHIP_SNAPSHOT
+	}
+	return casesv1.Membership_MEMBERSHIP_UNSPECIFIED
+}
+
+// RemoveParticipant ends an agency's share (direct or through a referral)
+// or, when the path names a task force, the task-force share.
 func (s *Server) RemoveParticipant(ctx context.Context, req *casesv1.RemoveParticipantRequest) (*casesv1.RemoveParticipantResponse, error) {
 	p, err := auth.Require(ctx)
 	if err != nil {
@@ -172,45 +205,49 @@ func (s *Server) RemoveParticipant(ctx context.Context, req *casesv1.RemoveParti
 	if err := s.authz.Authorize(ctx, s.pool, p, "case", "unshare", res); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
+	label := req.GetAgencyId()
 	ag, err := s.agency(ctx, req.GetAgencyId())
 	if err != nil && status.Code(err) != codes.NotFound {
 		return nil, err
 	}
-	ori := req.GetAgencyId()
-	if ag != nil {
-		ori = ag.GetOri()
+	isAgency := ag != nil
+	if isAgency {
+		label = ag.GetOri()
+	} else if s.sharing != nil {
+		// Not an agency: maybe a task force the case is shared with.
+		tf, err := s.sharing.GetTaskforce(rpc.ForwardIdentity(ctx), &liaisonv1.GetTaskforceRequest{TaskforceId: req.GetAgencyId()})
+		if err != nil && status.Code(err) != codes.NotFound {
+			return nil, err
+		}
+		if tf != nil {
+			label = "task force " + tf.GetTaskforce().GetName()
+		}
+	}
+	body := "Unshared from " + label
+	if r := req.GetReason(); r != "" {
+		body += ": " + r
 	}
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		n, err := authz.Delete(ctx, tx, res, req.GetAgencyId(), authz.RelContributor, authz.RelViewer)
+		rr := authz.RevokeRequest{Resource: res, Relations: []string{authz.RelContributor, authz.RelViewer}, Timeline: body}
+		if isAgency {
+			rr.AgencyID = req.GetAgencyId()
+		} else {
+			rr.GroupID = req.GetAgencyId()
+		}
+		n, err := authz.Revoke(ctx, tx, p, rr)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			// Not an agency with a direct share: maybe a task force the
-			// case is shared with (the path's id is then the task force's).
-			name, err := taskforceshare.Unshare(ctx, tx, req.GetCaseId(), req.GetAgencyId())
-			if errors.Is(err, taskforceshare.ErrUnknownTaskforce) || errors.Is(err, taskforceshare.ErrNotShared) {
-				return errNoShare
-			}
-			if err != nil {
-				return err
-			}
-			ori = "task force " + name
-		}
-		body := "Unshared from " + ori
-		if r := req.GetReason(); r != "" {
-			body += ": " + r
-		}
-		if err := s.timeline(ctx, tx, p, req.GetCaseId(), "SHARING", body, s.timestamp()); err != nil {
-			return err
+			return errNoShare
 		}
 		audit.Annotate(ctx, func(e *audit.Event) {
-			e.ResourceType, e.ResourceID, e.CaseID = "participant", req.GetAgencyId(), req.GetCaseId()
+			e.ResourceType, e.ResourceID = "participant", req.GetAgencyId()
 		})
 		return audit.Write(ctx, tx)
 	})
 	if errors.Is(err, errNoShare) {
-		return nil, status.Error(codes.NotFound, "the case is not directly shared with that agency")
+		return nil, status.Error(codes.NotFound, "the case is not shared with that agency or task force")
 	}
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -239,6 +276,18 @@ func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRe
 		return nil, rpc.FieldError("permission", fmt.Sprintf("unknown permission %q", perm))
 	}
 	who, err := auth.LookupByEmail(ctx, s.pool, req.GetEmail())
+	if err == nil && who.AgencyID != p.AgencyID {
+		// Only users of the caller's agency and of agencies that hold a
+		// relation on the case are explained; anybody else answers exactly
+		// like an unknown e-mail, so the question enumerates nobody.
+		reaches, rerr := authz.Reaches(ctx, s.pool, who.AgencyID, res)
+		if rerr != nil {
+			return nil, toStatus(ctx, s.logger, rerr)
+		}
+		if !reaches {
+			err = auth.ErrUnknownUser
+		}
+	}
 	if errors.Is(err, auth.ErrUnknownUser) {
 		return nil, rpc.FieldError("email", "no active user with that e-mail")
 	}
@@ -256,181 +305,80 @@ func (s *Server) ExplainAccess(ctx context.Context, req *casesv1.ExplainAccessRe
 	}, nil
 }
 
-// WithLiaison sets the liaison service client AddParticipant asks which
-// information-sharing agreement governs a share. Without it every share is
-// refused (fail closed).
+// WithLiaison sets the liaison service client the Cases service asks for a
+// task force (its name and members) when a case is shared with it.
 func (s *Server) WithLiaison(c liaisonv1.LiaisonServiceClient) *Server {
 	s.sharing = c
 	return s
 }
 
-// sharingTerms is the outcome of the agreement check of one share: the
-// agreement in force, or a supervisor's override where none is.
-type sharingTerms struct {
-	agreement *liaisonv1.SharingTerms
-	override  string
-}
-
-// relationRank orders relations by what they give (viewer < contributor).
-var relationRank = map[string]int{"viewer": 1, "contributor": 2}
-
-// checkAgreement asks the liaison service, as the caller, for the agreement
-// in force between the caller's (lead) agency and the share's target, and
-// decides: a share above the agreement's highest relation is refused; with
-// no agreement in force the share needs an override reason. partner names
-// the target in explanations.
-func (s *Server) checkAgreement(ctx context.Context, req *casesv1.AddParticipantRequest, partner string) (*sharingTerms, error) {
-	if s.sharing == nil {
-		return nil, status.Error(codes.FailedPrecondition, "sharing agreements cannot be checked (no liaison service); nothing was shared")
-	}
-	resp, err := s.sharing.CheckSharing(rpc.ForwardIdentity(ctx), &liaisonv1.CheckSharingRequest{
-		PartnerAgencyId: req.GetAgencyId(), TaskforceId: req.GetTaskforceId(),
-	})
-	if status.Code(err) == codes.NotFound {
-		if req.GetTaskforceId() != "" {
-			return nil, rpc.FieldError("taskforceId", "no such task force")
-		}
-		return nil, rpc.FieldError("agencyId", "no such agency")
-	}
-	if err != nil {
-		return nil, err
-	}
-	rel := relationName(req.GetRelation())
-	a := resp.GetTerms()
-	if a == nil {
-		if req.GetOverrideReason() == "" {
-			why := "no information-sharing agreement with " + partner + " is in force"
-			if lt := resp.GetLapsedTime(); lt != nil {
-				why = "the information-sharing agreement with " + partner + " expired on " + lt.AsTime().UTC().Format(time.DateOnly)
-			}
-			return nil, status.Error(codes.FailedPrecondition, why+
-				"; a supervisor's overrideReason is required to share without one. Nothing was shared.")
-		}
-		return &sharingTerms{override: req.GetOverrideReason()}, nil
-	}
-	most := strings.ToLower(strings.TrimPrefix(a.GetMaxRelation().String(), "RELATION_"))
-	if relationRank[rel] > relationRank[most] {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"the information-sharing agreement %q with %s allows at most %s; a share as %s exceeds it. Nothing was shared.",
-			a.GetTitle(), partner, most, rel)
-	}
-	return &sharingTerms{agreement: a}, nil
-}
-
-// cap bounds a share's expiry by the agreement's: access given under an
-// agreement never outlives it.
-func (t *sharingTerms) cap(expire *time.Time) *time.Time {
-	if t.agreement.GetExpireTime() == nil {
-		return expire
-	}
-	end := t.agreement.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
-	if expire == nil || end.Before(*expire) {
-		return &end
-	}
-	return expire
-}
-
-// note is the agreement's part of the share's timeline entry.
-func (t *sharingTerms) note() string {
-	if t.agreement == nil {
-		return ". No information-sharing agreement in force; supervisor override: " + t.override
-	}
-	out := fmt.Sprintf(". Under agreement %q", t.agreement.GetTitle())
-	if cs := t.agreement.GetExcludedCategories(); len(cs) > 0 {
-		names := make([]string, 0, len(cs))
-		for _, c := range cs {
-			names = append(names, strings.TrimPrefix(c.String(), "DATA_CATEGORY_"))
-		}
-		out += "; must not be shared: " + strings.Join(names, ", ")
-	}
-	return out
-}
-
-// purpose is the agreement's part of the audit record's purpose.
-func (t *sharingTerms) purpose() string {
-	if t.agreement == nil {
-		return " [no agreement in force; override: " + t.override + "]"
-	}
-	return " [agreement " + t.agreement.GetAgreementId() + "]"
-}
-
-// shareWithTaskforce shares the case with every current member of a task
-// force: the share is recorded with the liaison service's task-force share
-// register (taskforceshare) in this transaction, so later membership
-// changes reach the case at once.
+// shareWithTaskforce shares the case with a task force: one group grant
+// through the door. Decisions expand the group's membership when they
+// decide (its current members, or under MEMBERSHIP_SNAPSHOT those of this
+// moment), each capped by its own agreement with the lead.
 func (s *Server) shareWithTaskforce(ctx context.Context, p *auth.Principal, req *casesv1.AddParticipantRequest) (*casesv1.AddParticipantResponse, error) {
 	tfID := req.GetTaskforceId()
 	if s.sharing == nil {
 		return nil, status.Error(codes.FailedPrecondition, "task forces cannot be reached (no liaison service); nothing was shared")
 	}
-	tf, err := s.sharing.GetTaskforce(rpc.ForwardIdentity(ctx), &liaisonv1.GetTaskforceRequest{TaskforceId: tfID})
+	tfr, err := s.sharing.GetTaskforce(rpc.ForwardIdentity(ctx), &liaisonv1.GetTaskforceRequest{TaskforceId: tfID})
 	if status.Code(err) == codes.NotFound {
 		return nil, rpc.FieldError("taskforceId", "no such task force")
 	}
 	if err != nil {
 		return nil, err
 	}
-	oris := map[string]string{}
-	for _, m := range tf.GetTaskforce().GetMembers() {
-		oris[m.GetAgencyId()] = m.GetAgencyOri()
+	tf := tfr.GetTaskforce()
+	var members []string
+	for _, m := range tf.GetMembers() {
+		if m.GetCurrent() && m.GetAgencyId() != p.AgencyID {
+			members = append(members, m.GetAgencyOri())
+		}
 	}
-	terms, err := s.checkAgreement(ctx, req, "task force "+tf.GetTaskforce().GetName())
-	if err != nil {
-		return nil, err
+	mode := authz.MembershipFollow
+	if req.GetMembership() == casesv1.Membership_MEMBERSHIP_SNAPSHOT {
+		mode = authz.MembershipSnapshot
 	}
 	rel := relationName(req.GetRelation())
-	var expire *time.Time
-	if req.GetExpireTime() != nil {
-		t := req.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
-		expire = &t
-	}
-	expire = terms.cap(expire)
+	expire := expiry(req)
+	label := "task force " + tf.GetName()
 	now := s.timestamp()
-	var res *taskforceshare.Result
+	var outcome *authz.GrantOutcome
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		res, err = taskforceshare.Share(ctx, tx, taskforceshare.Request{
-			CaseID: req.GetCaseId(), LeadAgencyID: p.AgencyID, TaskforceID: tfID,
-			Relation: rel, ExpireTime: expire, Now: now,
+		outcome, err = authz.Grant(ctx, tx, p, authz.GrantRequest{
+			Resource: caseResource(req.GetCaseId()), GroupID: tfID, Label: label, Via: tf.GetName(), Relation: rel, LeadAgencyID: p.AgencyID,
+			ExpireTime: expire, Reason: req.GetReason(), OverrideReason: req.GetOverrideReason(), RefuseAbove: true,
+			Membership: mode,
+			Timeline: fmt.Sprintf("Shared with %s as %s (%s membership; members now: %s): %s", label, rel, mode,
+				strings.Join(members, ", "), req.GetReason()),
 		})
-		if errors.Is(err, taskforceshare.ErrUnknownTaskforce) {
-			return rpc.FieldError("taskforceId", "no such task force")
-		}
 		if err != nil {
 			return err
 		}
-		members := make([]string, 0, len(res.MemberAgencyIDs))
-		for _, id := range res.MemberAgencyIDs {
-			if ori, ok := oris[id]; ok {
-				id = ori
-			}
-			members = append(members, id)
-		}
-		body := fmt.Sprintf("Shared with task force %s as %s (members now: %s): %s", res.TaskforceName, rel,
-			strings.Join(members, ", "), req.GetReason())
-		if expire != nil {
-			body += " (until " + expire.Format(time.RFC3339) + ")"
-		}
-		body += terms.note()
-		if err := s.timeline(ctx, tx, p, req.GetCaseId(), "SHARING", body, now); err != nil {
-			return err
-		}
 		audit.Annotate(ctx, func(e *audit.Event) {
-			e.ResourceType, e.ResourceID, e.CaseID = "taskforce_share", tfID, req.GetCaseId()
-			if e.Purpose == "" {
-				e.Purpose = req.GetReason()
-			}
-			e.Purpose += terms.purpose()
+			e.ResourceType, e.ResourceID = "taskforce_share", tfID
 		})
 		return audit.Write(ctx, tx)
 	})
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	out := &casesv1.Participant{
-		CaseId: req.GetCaseId(), AgencyName: res.TaskforceName, Relation: req.GetRelation(),
-		Source: taskforceshare.Source(tfID), CreateTime: timestamppb.New(now), TaskforceId: tfID,
-		MemberAgencyIds: res.MemberAgencyIDs,
+	// Who the share reaches now, after each member's own cap.
+	rows, err := authz.Participants(ctx, s.pool, caseResource(req.GetCaseId()))
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
 	}
+	out := &casesv1.Participant{
+		CaseId: req.GetCaseId(), AgencyName: tf.GetName(), Relation: req.GetRelation(), EffectiveRelation: req.GetRelation(),
+		Via: "direct", CreateTime: timestamppb.New(now), TaskforceId: tfID, Membership: membershipEnum(mode),
+		MemberAgencyIds: []string{},
+	}
+	for _, r := range rows {
+		if r.GroupID == tfID && r.Effective != "" {
+			out.MemberAgencyIds = append(out.MemberAgencyIds, r.AgencyID)
+		}
+	}
+	governs(out, outcome)
 	if expire != nil {
 		out.ExpireTime = timestamppb.New(*expire)
 	}

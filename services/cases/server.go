@@ -127,7 +127,8 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 		if err := store.InsertCase(ctx, tx, c); err != nil {
 			return err
 		}
-		if err := authz.Write(ctx, tx, authz.Grant{Resource: caseResource(c.ID), AgencyID: p.AgencyID, Relation: authz.RelLead}); err != nil {
+		if _, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: caseResource(c.ID), AgencyID: p.AgencyID,
+			Relation: authz.RelLead, LeadAgencyID: p.AgencyID}); err != nil {
 			return err
 		}
 		if err := s.timeline(ctx, tx, p, c.ID, "STATUS_CHANGE", "Case opened ("+c.CaseNumber+")", now); err != nil {

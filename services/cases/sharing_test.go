@@ -20,11 +20,15 @@ const (
 	hfdSgt  = "sgt.fox@hartford.example"
 )
 
+// share shares the case as CSP's supervisor; with Hartford, whose demo
+// agreement with CSP has lapsed, it gives the override a share then needs.
 func share(t *testing.T, s *apptest.System, caseID, agencyKey, relation string) *apptest.Response {
 	t.Helper()
-	return s.Do(t, supervisor, "POST", "/v1/cases/"+caseID+"/participants", map[string]any{
-		"agencyId": demo.AgencyID(agencyKey), "relation": relation, "reason": "joint investigation",
-	})
+	body := map[string]any{"agencyId": demo.AgencyID(agencyKey), "relation": relation, "reason": "joint investigation"}
+	if agencyKey == "hartford" {
+		body["overrideReason"] = "victim business in Hartford; MOU renewal pending"
+	}
+	return s.Do(t, supervisor, "POST", "/v1/cases/"+caseID+"/participants", body)
 }
 
 func TestSharingGrantsAndRevokesAtOnce(t *testing.T) {
@@ -101,8 +105,11 @@ func TestExpiredShareStopsAtOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	require.Equal(t, http.StatusOK, s.Do(t, fbi, "GET", "/v1/cases/"+id, nil).Status)
 	// Time passes (moved in SQL): the share lapses with no cache in between.
-	_, err := s.Pool.Exec(context.Background(), `UPDATE authz.relations SET expire_time = now() - interval '1 second' WHERE agency_id = $1`, demo.AgencyID("fbi"))
+	lapsed := time.Now().Add(-time.Second)
+	n, err := authz.ChangeExpiry(context.Background(), s.Pool, nil, authz.RevokeRequest{Resource: authz.Resource{Type: "case", ID: id},
+		AgencyID: demo.AgencyID("fbi"), Relations: []string{authz.RelViewer}}, &lapsed)
 	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	require.Equal(t, http.StatusNotFound, s.Do(t, fbi, "GET", "/v1/cases/"+id, nil).Status)
 	require.Empty(t, s.Do(t, fbi, "GET", "/v1/cases", nil).List("cases"))
 
@@ -118,8 +125,9 @@ func TestRequesterSeesStatusNotNotes(t *testing.T) {
 	c := createCase(t, s, detective, map[string]any{"title": "Hartford asked for help", "summary": "ransomware at city hall"})
 	id := c.Str("id")
 	require.Equal(t, http.StatusOK, s.Do(t, detective, "POST", "/v1/cases/"+id+"/notes", map[string]any{"body": "informant codename bluebird"}).Status)
-	require.NoError(t, authz.Write(context.Background(), s.Pool, authz.Grant{
-		Resource: authz.Resource{Type: "case", ID: id}, AgencyID: demo.AgencyID("hartford"), Relation: authz.RelRequester}))
+	_, err := authz.Grant(context.Background(), s.Pool, nil, authz.GrantRequest{
+		Resource: authz.Resource{Type: "case", ID: id}, AgencyID: demo.AgencyID("hartford"), Relation: authz.RelRequester})
+	require.NoError(t, err)
 
 	g := s.Do(t, hartford, "GET", "/v1/cases/"+id, nil)
 	require.Equal(t, http.StatusOK, g.Status)
@@ -137,11 +145,18 @@ func TestExplainAccess(t *testing.T) {
 	s := apptest.Start(t)
 	c := createCase(t, s, detective, map[string]any{"title": "explain me"})
 	id := c.Str("id")
-	e := s.Do(t, supervisor, "GET", "/v1/cases/"+id+":explainAccess?email=sa.harris@fbi.example", nil)
+	// Own agency: explained. Another agency's user while that agency holds
+	// nothing on the case: exactly like an unknown e-mail (no enumeration).
+	e := s.Do(t, supervisor, "GET", "/v1/cases/"+id+":explainAccess?email=ev.diaz@csp.example&permission=case.close", nil)
 	require.Equal(t, http.StatusOK, e.Status, string(e.Raw))
 	require.Equal(t, false, e.Get("allowed"))
-	require.Equal(t, false, e.Get("visible"))
-	require.Empty(t, e.Get("relations"))
+	require.Equal(t, true, e.Get("visible"))
+	unknown := s.Do(t, supervisor, "GET", "/v1/cases/"+id+":explainAccess?email=nobody@nowhere.example", nil)
+	require.Equal(t, http.StatusBadRequest, unknown.Status)
+	e = s.Do(t, supervisor, "GET", "/v1/cases/"+id+":explainAccess?email=sa.harris@fbi.example", nil)
+	require.Equal(t, unknown.Status, e.Status)
+	require.Equal(t, unknown.Str("message"), e.Str("message"))
+	require.Equal(t, unknown.Get("details"), e.Get("details"))
 
 	require.Equal(t, http.StatusOK, share(t, s, id, "fbi", "RELATION_CONTRIBUTOR").Status)
 	e = s.Do(t, auditor, "GET", "/v1/cases/"+id+":explainAccess?email=sa.harris@fbi.example&permission=case.read", nil)

@@ -112,10 +112,12 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 		if crossAgency {
 			// The holding agency moves: its custodians gain custody rights
 			// on the item, the former holder's lose them.
-			if _, err := authz.Delete(ctx, tx, itemResource(it.ID), it.HoldingAgencyID, authz.RelHolder); err != nil {
+			if _, err := authz.Revoke(ctx, tx, p, authz.RevokeRequest{Resource: itemResource(it.ID), AgencyID: it.HoldingAgencyID,
+				Relations: []string{authz.RelHolder}}); err != nil {
 				return err
 			}
-			if err := authz.Write(ctx, tx, authz.Grant{Resource: itemResource(it.ID), AgencyID: toAgency.GetId(), Relation: authz.RelHolder}); err != nil {
+			if _, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: itemResource(it.ID), AgencyID: toAgency.GetId(),
+				Relation: authz.RelHolder}); err != nil {
 				return err
 			}
 			it.HoldingAgencyID, it.HoldingAgencyORI = toAgency.GetId(), toAgency.GetOri()

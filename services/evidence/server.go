@@ -126,7 +126,8 @@ func registerItem(ctx context.Context, tx pgx.Tx, p *auth.Principal, it *store.I
 	if err := store.InsertEvent(ctx, tx, e); err != nil {
 		return err
 	}
-	return authz.Write(ctx, tx, authz.Grant{Resource: itemResource(it.ID), AgencyID: p.AgencyID, Relation: authz.RelHolder})
+	_, err = authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: itemResource(it.ID), AgencyID: p.AgencyID, Relation: authz.RelHolder})
+	return err
 }
 
 // CreateEvidence registers an exhibit on a case.

@@ -14,6 +14,7 @@ import (
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
@@ -112,6 +113,21 @@ func (s *Server) GetAgreement(ctx context.Context, req *liaisonv1.GetAgreementRe
 	return &liaisonv1.GetAgreementResponse{Agreement: agreementToProto(a, s.timestamp())}, nil
 }
 
+// putAgreement mirrors a into the authorization facts through the door, in
+// the transaction that records it: every share it governs is decided under
+// its terms from the next request on (an agreement ended early by setting
+// expireTime takes the partner's access with it when that time passes).
+func putAgreement(ctx context.Context, tx pgx.Tx, a *store.Agreement) error {
+	party := a.PartnerAgencyID
+	if party == nil {
+		party = a.TaskforceID
+	}
+	return authz.PutAgreement(ctx, tx, authz.Agreement{
+		ID: a.ID, PartyA: a.AgencyID, PartyB: *party, Title: a.Title, MaxRelation: a.MaxRelation,
+		Excluded: a.ExcludedCategories, EffectiveTime: a.EffectiveTime, ExpireTime: a.ExpireTime,
+	})
+}
+
 // CreateAgreement records an agreement of the caller's agency.
 func (s *Server) CreateAgreement(ctx context.Context, req *liaisonv1.CreateAgreementRequest) (*liaisonv1.CreateAgreementResponse, error) {
 	p, err := auth.Require(ctx)
@@ -159,7 +175,10 @@ func (s *Server) CreateAgreement(ctx context.Context, req *liaisonv1.CreateAgree
 					return "", err
 				}
 			}
-			return a.ID, store.InsertAgreement(ctx, tx, a)
+			if err := store.InsertAgreement(ctx, tx, a); err != nil {
+				return "", err
+			}
+			return a.ID, putAgreement(ctx, tx, a)
 		})
 		if err != nil {
 			return err
@@ -228,6 +247,9 @@ func (s *Server) UpdateAgreement(ctx context.Context, req *liaisonv1.UpdateAgree
 		}
 		a.UpdateTime = s.timestamp()
 		if err := store.SaveAgreement(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := putAgreement(ctx, tx, a); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx)

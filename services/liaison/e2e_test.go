@@ -11,6 +11,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/apptest"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/pkg/authz"
 )
 
 const (
@@ -80,17 +81,44 @@ func TestTaskforceShareReachesMembersOnlyAndFollowsMembership(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, s.Do(t, usss, "GET", "/v1/cases/"+id, nil).Status)
 	require.Equal(t, http.StatusOK, s.Do(t, fbi, "GET", "/v1/cases/"+id, nil).Status)
 
-	// Adding a member grants at once, on every case shared with the task force.
+	// Adding a member reaches every case shared with the task force at once
+	// — capped by the new member's own agreement with the lead: New Haven's
+	// allows viewer, so the contributor share gives it viewer.
+	end := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	add := s.Do(t, liaisonOfc, "POST", "/v1/taskforces/"+ctf+"/members", map[string]any{
-		"agencyId": demo.AgencyID("newhaven"), "endTime": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)})
+		"agencyId": demo.AgencyID("newhaven"), "endTime": end.Format(time.RFC3339)})
 	require.Equal(t, http.StatusOK, add.Status, string(add.Raw))
 	g := s.Do(t, nhDet, "GET", "/v1/cases/"+id, nil)
 	require.Equal(t, http.StatusOK, g.Status, string(g.Raw))
-	// The member's end date is the relation's expiry.
-	var expire *time.Time
-	require.NoError(t, s.Pool.QueryRow(context.Background(), `SELECT expire_time FROM authz.relations
-		WHERE resource_id = $1 AND agency_id = $2 AND source = $3`, id, demo.AgencyID("newhaven"), "taskforce:"+ctf).Scan(&expire))
-	require.NotNil(t, expire)
+	require.Equal(t, http.StatusForbidden, s.Do(t, nhDet, "POST", "/v1/cases/"+id+"/notes", map[string]any{"body": "x"}).Status)
+	require.Equal(t, http.StatusOK, s.Do(t, analyst, "POST", "/v1/cases/"+id+"/notes", map[string]any{"body": "CTIC: IOCs attached"}).Status)
+	// The participants view says so: held contributor, effective viewer,
+	// through the task force, until the member's end date, under New
+	// Haven's own agreement.
+	var nh map[string]any
+	for _, p := range s.Do(t, supervisor, "GET", "/v1/cases/"+id+"/participants", nil).List("participants") {
+		if p["agencyId"] == demo.AgencyID("newhaven") {
+			nh = p
+		}
+	}
+	require.NotNil(t, nh)
+	require.Equal(t, "RELATION_CONTRIBUTOR", nh["relation"])
+	require.Equal(t, "RELATION_VIEWER", nh["effectiveRelation"])
+	require.Equal(t, "Connecticut Cyber Task Force", nh["via"])
+	require.Equal(t, demo.AgreementID("newhaven"), nh["agreementId"])
+	require.Equal(t, end.Format(time.RFC3339), nh["expireTime"])
+	// The membership change is on the case's timeline and in its
+	// disclosure report, by whose action.
+	notes = sharingNotes(t, s, detective, id)
+	require.Contains(t, notes[len(notes)-1], "CT0009300")
+	require.Contains(t, notes[len(notes)-1], "now reaches this case as viewer through task force Connecticut Cyber Task Force")
+	var found bool
+	for _, e := range s.Do(t, "aud.ellis@csp.example", "GET", "/v1/cases/"+id+"/audit?page_size=100", nil).List("events") {
+		if e["method"] == "AddTaskforceMember" && e["recipientAgencyId"] == demo.AgencyID("newhaven") {
+			found = true
+		}
+	}
+	require.True(t, found, "the member's addition is in the case's disclosure report")
 
 	// Only the sponsor's admins and liaisons manage membership.
 	require.Equal(t, http.StatusForbidden, s.Do(t, supervisor, "POST", "/v1/taskforces/"+ctf+"/members",
@@ -124,10 +152,9 @@ func TestAgreementLimitsShares(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, s.Do(t, nhDet, "GET", "/v1/cases/"+id, nil).Status)
 	// The partner cannot loosen the terms by recording its own, newer,
 	// broader agreement: the most restrictive active one governs.
-	_, err := s.Pool.Exec(context.Background(), `INSERT INTO liaison.agreements (id, agency_id, partner_agency_id, title,
-		max_relation, effective_time, create_time, update_time) VALUES (gen_random_uuid(), $1, $2, 'New Haven terms',
-		'contributor', now() - interval '1 minute', now(), now())`, demo.AgencyID("newhaven"), demo.AgencyID("csp"))
-	require.NoError(t, err)
+	require.NoError(t, authz.PutAgreement(context.Background(), s.Pool, authz.Agreement{ID: uuid.NewString(),
+		PartyA: demo.AgencyID("newhaven"), PartyB: demo.AgencyID("csp"), Title: "New Haven terms", MaxRelation: "contributor",
+		EffectiveTime: time.Now().Add(-time.Minute)}))
 	r = s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
 		"agencyId": demo.AgencyID("newhaven"), "relation": "RELATION_CONTRIBUTOR", "reason": "joint work"})
 	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
@@ -153,13 +180,13 @@ func TestAgreementLimitsShares(t *testing.T) {
 	ag := s.Do(t, liaisonOfc, "GET", "/v1/agreements/"+demo.AgreementID("fbi"), nil)
 	require.Equal(t, http.StatusOK, ag.Status, string(ag.Raw))
 	require.Equal(t, true, ag.Get("active"))
-	_, err = s.Pool.Exec(context.Background(), `UPDATE liaison.agreements SET expire_time = now() - interval '1 day' WHERE id = $1`,
-		demo.AgreementID("fbi"))
-	require.NoError(t, err)
+	ended := s.Do(t, liaisonOfc, "PATCH", "/v1/agreements/"+demo.AgreementID("fbi")+"?update_mask=expireTime", map[string]any{
+		"expireTime": time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339), "etag": ag.Str("etag")})
+	require.Equal(t, http.StatusOK, ended.Status, string(ended.Raw))
 	r = s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
 		"agencyId": demo.AgencyID("fbi"), "relation": "RELATION_VIEWER", "reason": "x"})
 	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
-	require.Equal(t, "FAILED_PRECONDITION", r.Str("status"))
+	require.Equal(t, "overrideReason", r.Get("details").([]any)[0].(map[string]any)["field"])
 	require.Contains(t, r.Str("message"), "expired on")
 	require.Equal(t, http.StatusNotFound, s.Do(t, fbi, "GET", "/v1/cases/"+id, nil).Status)
 

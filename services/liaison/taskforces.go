@@ -16,6 +16,7 @@ import (
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
@@ -119,7 +120,7 @@ func (s *Server) CreateTaskforce(ctx context.Context, req *liaisonv1.CreateTaskf
 				if m.GetStartTime() != nil {
 					start = *tsPtr(m.GetStartTime())
 				}
-				if _, err := store.UpsertMember(ctx, tx, t.ID, m.GetAgencyId(), start, tsPtr(m.GetEndTime())); err != nil {
+				if err := s.putMember(ctx, tx, p, t, m.GetAgencyId(), start, tsPtr(m.GetEndTime())); err != nil {
 					return "", err
 				}
 			}
@@ -147,7 +148,7 @@ func (s *Server) CreateTaskforce(ctx context.Context, req *liaisonv1.CreateTaskf
 // changeMembership runs fn on the locked task force after checking that the
 // caller's agency sponsors it, then audits the change (recipient: the member
 // agency, whose access to every shared case changed with it).
-func (s *Server) changeMembership(ctx context.Context, tfID, agencyID, reason string, fn func(tx pgx.Tx, now time.Time) error) (*store.Taskforce, error) {
+func (s *Server) changeMembership(ctx context.Context, tfID, agencyID, reason string, fn func(tx pgx.Tx, p *auth.Principal, t *store.Taskforce, now time.Time) error) (*store.Taskforce, error) {
 	p, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
@@ -162,10 +163,11 @@ func (s *Server) changeMembership(ctx context.Context, tfID, agencyID, reason st
 	}
 	now := s.timestamp()
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := store.LockTaskforce(ctx, tx, tfID); err != nil {
+		locked, err := store.LockTaskforce(ctx, tx, tfID)
+		if err != nil {
 			return err
 		}
-		if err := fn(tx, now); err != nil {
+		if err := fn(tx, p, locked, now); err != nil {
 			return err
 		}
 		if err := store.TouchTaskforce(ctx, tx, tfID, now); err != nil {
@@ -192,7 +194,7 @@ func (s *Server) changeMembership(ctx context.Context, tfID, agencyID, reason st
 // case shared with the task force in the same transaction.
 func (s *Server) AddTaskforceMember(ctx context.Context, req *liaisonv1.AddTaskforceMemberRequest) (*liaisonv1.AddTaskforceMemberResponse, error) {
 	m := req.GetMember()
-	t, err := s.changeMembership(ctx, req.GetTaskforceId(), m.GetAgencyId(), req.GetReason(), func(tx pgx.Tx, now time.Time) error {
+	t, err := s.changeMembership(ctx, req.GetTaskforceId(), m.GetAgencyId(), req.GetReason(), func(tx pgx.Tx, p *auth.Principal, tf *store.Taskforce, now time.Time) error {
 		if _, err := store.GetAgency(ctx, tx, m.GetAgencyId()); err != nil {
 			return rpc.FieldError("member.agencyId", "no such agency")
 		}
@@ -200,8 +202,7 @@ func (s *Server) AddTaskforceMember(ctx context.Context, req *liaisonv1.AddTaskf
 		if m.GetStartTime() != nil {
 			start = *tsPtr(m.GetStartTime())
 		}
-		_, err := store.UpsertMember(ctx, tx, req.GetTaskforceId(), m.GetAgencyId(), start, tsPtr(m.GetEndTime()))
-		return err
+		return s.putMember(ctx, tx, p, tf, m.GetAgencyId(), start, tsPtr(m.GetEndTime()))
 	})
 	if err != nil {
 		return nil, err
@@ -212,16 +213,47 @@ func (s *Server) AddTaskforceMember(ctx context.Context, req *liaisonv1.AddTaskf
 // RemoveTaskforceMember removes a member; it loses every case it reached
 // through the task force in the same transaction.
 func (s *Server) RemoveTaskforceMember(ctx context.Context, req *liaisonv1.RemoveTaskforceMemberRequest) (*liaisonv1.RemoveTaskforceMemberResponse, error) {
-	t, err := s.changeMembership(ctx, req.GetTaskforceId(), req.GetAgencyId(), req.GetReason(), func(tx pgx.Tx, _ time.Time) error {
-		if _, err := store.DeleteMember(ctx, tx, req.GetTaskforceId(), req.GetAgencyId()); errors.Is(err, postgres.ErrNotFound) {
+	t, err := s.changeMembership(ctx, req.GetTaskforceId(), req.GetAgencyId(), req.GetReason(), func(tx pgx.Tx, p *auth.Principal, tf *store.Taskforce, _ time.Time) error {
+		if err := store.DeleteMember(ctx, tx, req.GetTaskforceId(), req.GetAgencyId()); errors.Is(err, postgres.ErrNotFound) {
 			return status.Error(codes.NotFound, "that agency is not a member of the task force")
 		} else if err != nil {
 			return err
 		}
-		return nil
+		m, err := membership(ctx, tx, tf, req.GetAgencyId())
+		if err != nil {
+			return err
+		}
+		_, err = authz.RemoveMember(ctx, tx, p, m)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &liaisonv1.RemoveTaskforceMemberResponse{Taskforce: taskforceToProto(t, s.timestamp())}, nil
+}
+
+// membership describes agencyID's membership of tf for the door.
+func membership(ctx context.Context, q postgres.Querier, tf *store.Taskforce, agencyID string) (authz.Membership, error) {
+	ag, err := store.GetAgency(ctx, q, agencyID)
+	if err != nil {
+		return authz.Membership{}, err
+	}
+	return authz.Membership{GroupID: tf.ID, AgencyID: agencyID, GroupLabel: "task force " + tf.Name,
+		AgencyLabel: ag.ORI + " (" + ag.Name + ")"}, nil
+}
+
+// putMember records agencyID's membership of tf, in the liaison schema and,
+// through the door, in the authorization facts decisions expand task-force
+// shares from; the door records every case whose access that changed.
+func (s *Server) putMember(ctx context.Context, tx pgx.Tx, p *auth.Principal, tf *store.Taskforce, agencyID string, start time.Time, end *time.Time) error {
+	if err := store.UpsertMember(ctx, tx, tf.ID, agencyID, start, end); err != nil {
+		return err
+	}
+	m, err := membership(ctx, tx, tf, agencyID)
+	if err != nil {
+		return err
+	}
+	m.StartTime, m.EndTime = start, end
+	_, err = authz.PutMember(ctx, tx, p, m)
+	return err
 }

@@ -76,6 +76,7 @@ func ts(t *time.Time) *timestamppb.Timestamp {
 func toProto(r *store.Referral) (*referralsv1.Referral, error) {
 	out := &referralsv1.Referral{
 		Id:             r.ID,
+		ReferralNumber: r.Number,
 		Kind:           kindFromDB(r.Kind),
 		State:          stateFromDB(r.State),
 		FromAgencyId:   r.FromAgencyID,

@@ -51,14 +51,17 @@ func SeedReferral(ctx context.Context, tx pgx.Tx, p *auth.Principal, fromName st
 	if r.History, err = appendHistory(r.History, transition(p, "submit", "DRAFT", "SUBMITTED", "", now)); err != nil {
 		return "", err
 	}
+	if r.Number, err = store.NextNumber(ctx, tx, p.AgencyID, p.AgencyORI, now.Year()); err != nil {
+		return "", err
+	}
 	if err := store.Insert(ctx, tx, r); err != nil {
 		return "", err
 	}
-	for _, g := range []authz.Grant{
+	for _, g := range []authz.GrantRequest{
 		{Resource: referralResource(r.ID), AgencyID: p.AgencyID, Relation: authz.RelLead},
 		{Resource: referralResource(r.ID), AgencyID: to.ID, Relation: authz.RelRecipient},
 	} {
-		if err := authz.Write(ctx, tx, g); err != nil {
+		if _, err := authz.Grant(ctx, tx, p, g); err != nil {
 			return "", err
 		}
 	}

@@ -177,13 +177,16 @@ func (s *Server) CreateReferral(ctx context.Context, req *referralsv1.CreateRefe
 				return err
 			}
 		}
+		if r.Number, err = store.NextNumber(ctx, tx, p.AgencyID, p.AgencyORI, now.Year()); err != nil {
+			return err
+		}
 		if err := store.Insert(ctx, tx, r); err != nil {
 			return err
 		}
 		// The sending agency owns the referral: it follows, edits, submits
 		// and withdraws it (policy `lead` lines on referral and
 		// assistance_request).
-		if err := authz.Write(ctx, tx, authz.Grant{Resource: referralResource(r.ID), AgencyID: p.AgencyID, Relation: authz.RelLead}); err != nil {
+		if _, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: referralResource(r.ID), AgencyID: p.AgencyID, Relation: authz.RelLead}); err != nil {
 			return err
 		}
 		out = r

@@ -245,6 +245,10 @@ func (s *Server) evidenceList(fctx context.Context, caseID string) ([]*referrals
 
 // SubmitReferral sends a DRAFT or RETURNED referral to its recipient.
 func (s *Server) SubmitReferral(ctx context.Context, req *referralsv1.SubmitReferralRequest) (*referralsv1.SubmitReferralResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var pkg []byte
 	var purpose string
 	ref, err := s.run(ctx, req.GetReferralId(), req.GetEtag(), step{
@@ -277,11 +281,19 @@ func (s *Server) SubmitReferral(ctx context.Context, req *referralsv1.SubmitRefe
 			return err
 		},
 		apply: func(tx pgx.Tx, r *store.Referral, now time.Time) error {
+			if r.Kind == kindReferral {
+				note, err := s.checkDissemination(ctx, tx, r, req.GetOverrideReason())
+				if err != nil {
+					return err
+				}
+				purpose += note
+			}
 			due := now.Add(s.ackDue)
 			r.SubmitTime, r.AckDueTime, r.Package = &now, &due, pkg
 			// The recipient sees the referral (and its package, a copy)
 			// from now on, and nothing else of the case.
-			return authz.Write(ctx, tx, authz.Grant{Resource: referralResource(r.ID), AgencyID: r.ToAgencyID, Relation: authz.RelRecipient})
+			_, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: referralResource(r.ID), AgencyID: r.ToAgencyID, Relation: authz.RelRecipient})
+			return err
 		},
 		recipient: func(r *store.Referral) string { return r.ToAgencyID },
 		purpose:   func(*store.Referral) string { return purpose },
@@ -342,10 +354,51 @@ func (s *Server) WithdrawReferral(ctx context.Context, req *referralsv1.Withdraw
 	return &referralsv1.WithdrawReferralResponse{Referral: ref}, nil
 }
 
+// checkDissemination applies, at submission, the rule for a referral made
+// without an information-sharing agreement in force between the sending
+// (lead) and the receiving agency: it needs the supervisor's
+// overrideReason (given now, or earlier in caseReferral), which is kept in
+// the referral and carried by the grant made when it is accepted. Under an
+// agreement nothing is refused: the agreement caps the relation the
+// recipient gets. It returns the audit purpose's note on the terms.
+func (s *Server) checkDissemination(ctx context.Context, tx pgx.Tx, r *store.Referral, override string) (string, error) {
+	cr, err := caseReferral(r)
+	if err != nil {
+		return "", err
+	}
+	if override != "" {
+		cr.OverrideReason = override
+		if r.Details, err = jsonOut.Marshal(cr); err != nil {
+			return "", err
+		}
+	}
+	terms, lapsed, err := authz.TermsBetween(ctx, tx, r.FromAgencyID, r.ToAgencyID)
+	if err != nil {
+		return "", err
+	}
+	if terms != nil {
+		return " [agreement " + terms.AgreementID + ": at most " + terms.MaxRelation + "]", nil
+	}
+	if cr.GetOverrideReason() == "" {
+		why := "no information-sharing agreement with " + r.ToAgencyORI + " is in force"
+		if lapsed != nil {
+			why = "the information-sharing agreement with " + r.ToAgencyORI + " expired on " + lapsed.UTC().Format(time.DateOnly)
+		}
+		return "", &authz.RuleError{Err: authz.ErrOverrideRequired, Msg: why +
+			"; a supervisor's overrideReason is required to refer the case without one. Nothing was submitted."}
+	}
+	return " [no agreement in force; override: " + cr.GetOverrideReason() + "]", nil
+}
+
 // endRecipient removes the recipient agency's relation to the referral.
 func endRecipient(ctx context.Context) func(pgx.Tx, *store.Referral, time.Time) error {
 	return func(tx pgx.Tx, r *store.Referral, _ time.Time) error {
-		_, err := authz.Delete(ctx, tx, referralResource(r.ID), r.ToAgencyID, authz.RelRecipient)
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = authz.Revoke(ctx, tx, p, authz.RevokeRequest{Resource: referralResource(r.ID), AgencyID: r.ToAgencyID,
+			Relations: []string{authz.RelRecipient}})
 		return err
 	}
 }
@@ -391,7 +444,7 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 		},
 		apply: func(tx pgx.Tx, r *store.Referral, _ time.Time) error {
 			if r.Kind == kindReferral {
-				return s.shareCase(ctx, tx, r)
+				return s.shareCase(ctx, tx, p, r)
 			}
 			if req.GetCaseId() != "" {
 				// Checked again in the transaction that grants: the link
@@ -402,9 +455,13 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 			}
 			r.CaseID = &caseID
 			// The requesting agency follows the case: status and summary,
-			// not the unit's notes (policy `requester` lines).
-			return authz.Write(ctx, tx, authz.Grant{Resource: caseResource(caseID), AgencyID: r.FromAgencyID,
-				Relation: authz.RelRequester, Source: "referral:" + r.ID})
+			// not the unit's notes (policy `requester` lines). Not capped by
+			// agreements: it is the agency's own request.
+			_, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: caseResource(caseID), AgencyID: r.FromAgencyID,
+				Relation: authz.RelRequester, Source: "referral:" + r.ID, Via: "assistance request " + r.Number,
+				LeadAgencyID: p.AgencyID, Reason: purpose,
+				Timeline: fmt.Sprintf("Assistance request %s accepted: %s (%s) follows the case as requester", r.Number, r.FromAgencyORI, r.FromAgencyName)})
+			return err
 		},
 		recipient: func(r *store.Referral) string {
 			if r.Kind == kindReferral {
@@ -474,10 +531,13 @@ func (s *Server) openCase(ctx context.Context, r *store.Referral) (string, error
 }
 
 // shareCase makes the recipient of an accepted referral a contributor or
-// viewer of the case, as the sender chose. Like a share from the case
-// (AddParticipant), one direct share per agency: it replaces an older one,
-// and the lead can end it with DELETE /v1/cases/{id}/participants/{agency}.
-func (s *Server) shareCase(ctx context.Context, tx pgx.Tx, r *store.Referral) error {
+// viewer of the case, as the sender chose, through the door: the grant
+// carries the referral's override reason (where no agreement was in force
+// at submission) and is capped by the agreement between the sender (the
+// lead) and the recipient whenever it is decided. Like a share from the
+// case, one such grant per agency: it replaces an older one, and the lead
+// can end it with DELETE /v1/cases/{id}/participants/{agency}.
+func (s *Server) shareCase(ctx context.Context, tx pgx.Tx, p *auth.Principal, r *store.Referral) error {
 	cr, err := caseReferral(r)
 	if err != nil {
 		return err
@@ -494,8 +554,12 @@ func (s *Server) shareCase(ctx context.Context, tx pgx.Tx, r *store.Referral) er
 	if slices.Contains(held, authz.RelLead) {
 		return nil // the recipient leads the case already
 	}
-	if _, err := authz.Delete(ctx, tx, res, r.ToAgencyID, authz.RelContributor, authz.RelViewer); err != nil {
-		return err
-	}
-	return authz.Write(ctx, tx, authz.Grant{Resource: res, AgencyID: r.ToAgencyID, Relation: rel})
+	label := r.ToAgencyORI + " (" + r.ToAgencyName + ")"
+	_, err = authz.Grant(ctx, tx, p, authz.GrantRequest{
+		Resource: res, AgencyID: r.ToAgencyID, Label: label, Relation: rel, Source: "referral:" + r.ID,
+		Via: "referral " + r.Number, LeadAgencyID: r.FromAgencyID, OverrideReason: cr.GetOverrideReason(),
+		Reason:   "referral " + r.Number + " accepted",
+		Timeline: fmt.Sprintf("Referral %s accepted: %s joins the case as %s", r.Number, label, rel),
+	})
+	return err
 }

@@ -88,6 +88,61 @@ func (Relation) EnumDescriptor() ([]byte, []int) {
 	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{0}
 }
 
+// Membership decides which members of a task force a share reaches.
+type Membership int32
+
+const (
+	// MEMBERSHIP_FOLLOW.
+	Membership_MEMBERSHIP_UNSPECIFIED Membership = 0
+	// The members as they change: a new member reaches the case, a leaving
+	// one loses it.
+	Membership_MEMBERSHIP_FOLLOW Membership = 1
+	// Only the agencies that were members at the moment of sharing (while
+	// they remain members).
+	Membership_MEMBERSHIP_SNAPSHOT Membership = 2
+)
+
+// Enum value maps for Membership.
+var (
+	Membership_name = map[int32]string{
+		0: "MEMBERSHIP_UNSPECIFIED",
+		1: "MEMBERSHIP_FOLLOW",
+		2: "MEMBERSHIP_SNAPSHOT",
+	}
+	Membership_value = map[string]int32{
+		"MEMBERSHIP_UNSPECIFIED": 0,
+		"MEMBERSHIP_FOLLOW":      1,
+		"MEMBERSHIP_SNAPSHOT":    2,
+	}
+)
+
+func (x Membership) Enum() *Membership {
+	p := new(Membership)
+	*p = x
+	return p
+}
+
+func (x Membership) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Membership) Descriptor() protoreflect.EnumDescriptor {
+	return file_casebridge_cases_v1_cases_proto_enumTypes[1].Descriptor()
+}
+
+func (Membership) Type() protoreflect.EnumType {
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[1]
+}
+
+func (x Membership) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Membership.Descriptor instead.
+func (Membership) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+}
+
 // Classification is the cyber offence taxonomy a case is filed under.
 type Classification int32
 
@@ -146,11 +201,11 @@ func (x Classification) String() string {
 }
 
 func (Classification) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[1].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[2].Descriptor()
 }
 
 func (Classification) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[1]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[2]
 }
 
 func (x Classification) Number() protoreflect.EnumNumber {
@@ -159,7 +214,7 @@ func (x Classification) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Classification.Descriptor instead.
 func (Classification) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
 }
 
 // Status is where a case is in its life. Allowed moves:
@@ -204,11 +259,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[2].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[3].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[2]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[3]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -217,7 +272,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
 }
 
 // Priority orders a unit's work queue. Unspecified on create means MEDIUM.
@@ -260,11 +315,11 @@ func (x Priority) String() string {
 }
 
 func (Priority) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[3].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[4].Descriptor()
 }
 
 func (Priority) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[3]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[4]
 }
 
 func (x Priority) Number() protoreflect.EnumNumber {
@@ -273,7 +328,7 @@ func (x Priority) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Priority.Descriptor instead.
 func (Priority) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{4}
 }
 
 // Disposition records how a case ended.
@@ -322,11 +377,11 @@ func (x Disposition) String() string {
 }
 
 func (Disposition) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[4].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[5].Descriptor()
 }
 
 func (Disposition) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[4]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[5]
 }
 
 func (x Disposition) Number() protoreflect.EnumNumber {
@@ -335,7 +390,7 @@ func (x Disposition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Disposition.Descriptor instead.
 func (Disposition) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{4}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{5}
 }
 
 // NoteKind tells a written note from an entry the system adds to the timeline.
@@ -378,11 +433,11 @@ func (x NoteKind) String() string {
 }
 
 func (NoteKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_cases_v1_cases_proto_enumTypes[5].Descriptor()
+	return file_casebridge_cases_v1_cases_proto_enumTypes[6].Descriptor()
 }
 
 func (NoteKind) Type() protoreflect.EnumType {
-	return &file_casebridge_cases_v1_cases_proto_enumTypes[5]
+	return &file_casebridge_cases_v1_cases_proto_enumTypes[6]
 }
 
 func (x NoteKind) Number() protoreflect.EnumNumber {
@@ -391,7 +446,7 @@ func (x NoteKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NoteKind.Descriptor instead.
 func (NoteKind) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{6}
 }
 
 // Participant is one agency's relation to a case.
@@ -408,12 +463,27 @@ type Participant struct {
 	// "taskforce:<id>" or "referral:<id>".
 	Source     string                 `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Set on the answer to a task-force share: the task force, and the member
-	// agencies that received the relation.
-	TaskforceId     string   `protobuf:"bytes,9,opt,name=taskforce_id,json=taskforceId,proto3" json:"taskforce_id,omitempty"`
+	// The task force: on the row of a task-force share itself (agency_name is
+	// then the task force's name), and on each member agency's row reached
+	// through it.
+	TaskforceId string `protobuf:"bytes,9,opt,name=taskforce_id,json=taskforceId,proto3" json:"taskforce_id,omitempty"`
+	// On a task-force share's row: the member agencies it reaches now.
 	MemberAgencyIds []string `protobuf:"bytes,10,rep,name=member_agency_ids,json=memberAgencyIds,proto3" json:"member_agency_ids,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the relation gives now, after the caps of the information-sharing
+	// agreements in force between the lead agency and this agency (and, for a
+	// task-force share, the task force): RELATION_UNSPECIFIED when nothing.
+	EffectiveRelation Relation `protobuf:"varint,11,opt,name=effective_relation,json=effectiveRelation,proto3,enum=casebridge.cases.v1.Relation" json:"effective_relation,omitempty"`
+	// How it came, in words: "direct", the task force's name, or the
+	// referral's number.
+	Via string `protobuf:"bytes,12,opt,name=via,proto3" json:"via,omitempty"`
+	// The agreement that governs it (the most restrictive in force), or the
+	// supervisor's override_reason where none is.
+	AgreementId    string `protobuf:"bytes,13,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
+	OverrideReason string `protobuf:"bytes,14,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`
+	// Task-force shares: MEMBERSHIP_FOLLOW or MEMBERSHIP_SNAPSHOT.
+	Membership    Membership `protobuf:"varint,15,opt,name=membership,proto3,enum=casebridge.cases.v1.Membership" json:"membership,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Participant) Reset() {
@@ -516,6 +586,41 @@ func (x *Participant) GetMemberAgencyIds() []string {
 	return nil
 }
 
+func (x *Participant) GetEffectiveRelation() Relation {
+	if x != nil {
+		return x.EffectiveRelation
+	}
+	return Relation_RELATION_UNSPECIFIED
+}
+
+func (x *Participant) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+func (x *Participant) GetAgreementId() string {
+	if x != nil {
+		return x.AgreementId
+	}
+	return ""
+}
+
+func (x *Participant) GetOverrideReason() string {
+	if x != nil {
+		return x.OverrideReason
+	}
+	return ""
+}
+
+func (x *Participant) GetMembership() Membership {
+	if x != nil {
+		return x.Membership
+	}
+	return Membership_MEMBERSHIP_UNSPECIFIED
+}
+
 type AddParticipantRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
@@ -534,8 +639,11 @@ type AddParticipantRequest struct {
 	// agreement is in force; recorded in the timeline and the audit trail.
 	// It cannot lift the limits of an agreement that is in force.
 	OverrideReason string `protobuf:"bytes,7,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Task-force shares only: which members the share reaches (default
+	// MEMBERSHIP_FOLLOW).
+	Membership    Membership `protobuf:"varint,8,opt,name=membership,proto3,enum=casebridge.cases.v1.Membership" json:"membership,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddParticipantRequest) Reset() {
@@ -615,6 +723,13 @@ func (x *AddParticipantRequest) GetOverrideReason() string {
 		return x.OverrideReason
 	}
 	return ""
+}
+
+func (x *AddParticipantRequest) GetMembership() Membership {
+	if x != nil {
+		return x.Membership
+	}
+	return Membership_MEMBERSHIP_UNSPECIFIED
 }
 
 type AddParticipantResponse struct {
@@ -2260,7 +2375,7 @@ var File_casebridge_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
+	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x05\n" +
 	"\vParticipant\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
@@ -2276,7 +2391,14 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"createTime\x12!\n" +
 	"\ftaskforce_id\x18\t \x01(\tR\vtaskforceId\x12*\n" +
 	"\x11member_agency_ids\x18\n" +
-	" \x03(\tR\x0fmemberAgencyIds\"\x84\x04\n" +
+	" \x03(\tR\x0fmemberAgencyIds\x12L\n" +
+	"\x12effective_relation\x18\v \x01(\x0e2\x1d.casebridge.cases.v1.RelationR\x11effectiveRelation\x12\x10\n" +
+	"\x03via\x18\f \x01(\tR\x03via\x12!\n" +
+	"\fagreement_id\x18\r \x01(\tR\vagreementId\x12'\n" +
+	"\x0foverride_reason\x18\x0e \x01(\tR\x0eoverrideReason\x12?\n" +
+	"\n" +
+	"membership\x18\x0f \x01(\x0e2\x1f.casebridge.cases.v1.MembershipR\n" +
+	"membership\"\xcf\x04\n" +
 	"\x15AddParticipantRequest\x12!\n" +
 	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12(\n" +
 	"\tagency_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bagencyId\x12E\n" +
@@ -2287,7 +2409,10 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12.\n" +
 	"\ftaskforce_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vtaskforceId\x121\n" +
-	"\x0foverride_reason\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0eoverrideReason:\x88\x01\xbaH\x84\x01\x1a\x81\x01\n" +
+	"\x0foverride_reason\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0eoverrideReason\x12I\n" +
+	"\n" +
+	"membership\x18\b \x01(\x0e2\x1f.casebridge.cases.v1.MembershipB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"membership:\x88\x01\xbaH\x84\x01\x1a\x81\x01\n" +
 	"\x15agency_id.exactly_one\x123exactly one of agencyId and taskforceId is required\x1a3(this.agency_id == '') != (this.taskforce_id == '')\"\\\n" +
 	"\x16AddParticipantResponse\x12B\n" +
 	"\vparticipant\x18\x01 \x01(\v2 .casebridge.cases.v1.ParticipantR\vparticipant\"<\n" +
@@ -2433,7 +2558,12 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x14RELATION_CONTRIBUTOR\x10\x02\x12\x13\n" +
 	"\x0fRELATION_VIEWER\x10\x03\x12\x16\n" +
 	"\x12RELATION_REQUESTER\x10\x04\x12\x16\n" +
-	"\x12RELATION_RECIPIENT\x10\x05*\x8c\x03\n" +
+	"\x12RELATION_RECIPIENT\x10\x05*X\n" +
+	"\n" +
+	"Membership\x12\x1a\n" +
+	"\x16MEMBERSHIP_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MEMBERSHIP_FOLLOW\x10\x01\x12\x17\n" +
+	"\x13MEMBERSHIP_SNAPSHOT\x10\x02*\x8c\x03\n" +
 	"\x0eClassification\x12\x1e\n" +
 	"\x1aCLASSIFICATION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CLASSIFICATION_RANSOMWARE\x10\x01\x12,\n" +
@@ -2503,107 +2633,111 @@ func file_casebridge_cases_v1_cases_proto_rawDescGZIP() []byte {
 	return file_casebridge_cases_v1_cases_proto_rawDescData
 }
 
-var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_casebridge_cases_v1_cases_proto_goTypes = []any{
 	(Relation)(0),                     // 0: casebridge.cases.v1.Relation
-	(Classification)(0),               // 1: casebridge.cases.v1.Classification
-	(Status)(0),                       // 2: casebridge.cases.v1.Status
-	(Priority)(0),                     // 3: casebridge.cases.v1.Priority
-	(Disposition)(0),                  // 4: casebridge.cases.v1.Disposition
-	(NoteKind)(0),                     // 5: casebridge.cases.v1.NoteKind
-	(*Participant)(nil),               // 6: casebridge.cases.v1.Participant
-	(*AddParticipantRequest)(nil),     // 7: casebridge.cases.v1.AddParticipantRequest
-	(*AddParticipantResponse)(nil),    // 8: casebridge.cases.v1.AddParticipantResponse
-	(*ListParticipantsRequest)(nil),   // 9: casebridge.cases.v1.ListParticipantsRequest
-	(*ListParticipantsResponse)(nil),  // 10: casebridge.cases.v1.ListParticipantsResponse
-	(*RemoveParticipantRequest)(nil),  // 11: casebridge.cases.v1.RemoveParticipantRequest
-	(*RemoveParticipantResponse)(nil), // 12: casebridge.cases.v1.RemoveParticipantResponse
-	(*ExplainAccessRequest)(nil),      // 13: casebridge.cases.v1.ExplainAccessRequest
-	(*ExplainAccessResponse)(nil),     // 14: casebridge.cases.v1.ExplainAccessResponse
-	(*Money)(nil),                     // 15: casebridge.cases.v1.Money
-	(*Case)(nil),                      // 16: casebridge.cases.v1.Case
-	(*CreateCaseRequest)(nil),         // 17: casebridge.cases.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),        // 18: casebridge.cases.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),            // 19: casebridge.cases.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),           // 20: casebridge.cases.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),          // 21: casebridge.cases.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),         // 22: casebridge.cases.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),         // 23: casebridge.cases.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),        // 24: casebridge.cases.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),          // 25: casebridge.cases.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),         // 26: casebridge.cases.v1.CloseCaseResponse
-	(*ReopenCaseRequest)(nil),         // 27: casebridge.cases.v1.ReopenCaseRequest
-	(*ReopenCaseResponse)(nil),        // 28: casebridge.cases.v1.ReopenCaseResponse
-	(*Note)(nil),                      // 29: casebridge.cases.v1.Note
-	(*CreateNoteRequest)(nil),         // 30: casebridge.cases.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),        // 31: casebridge.cases.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),          // 32: casebridge.cases.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),         // 33: casebridge.cases.v1.ListNotesResponse
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 35: google.protobuf.FieldMask
+	(Membership)(0),                   // 1: casebridge.cases.v1.Membership
+	(Classification)(0),               // 2: casebridge.cases.v1.Classification
+	(Status)(0),                       // 3: casebridge.cases.v1.Status
+	(Priority)(0),                     // 4: casebridge.cases.v1.Priority
+	(Disposition)(0),                  // 5: casebridge.cases.v1.Disposition
+	(NoteKind)(0),                     // 6: casebridge.cases.v1.NoteKind
+	(*Participant)(nil),               // 7: casebridge.cases.v1.Participant
+	(*AddParticipantRequest)(nil),     // 8: casebridge.cases.v1.AddParticipantRequest
+	(*AddParticipantResponse)(nil),    // 9: casebridge.cases.v1.AddParticipantResponse
+	(*ListParticipantsRequest)(nil),   // 10: casebridge.cases.v1.ListParticipantsRequest
+	(*ListParticipantsResponse)(nil),  // 11: casebridge.cases.v1.ListParticipantsResponse
+	(*RemoveParticipantRequest)(nil),  // 12: casebridge.cases.v1.RemoveParticipantRequest
+	(*RemoveParticipantResponse)(nil), // 13: casebridge.cases.v1.RemoveParticipantResponse
+	(*ExplainAccessRequest)(nil),      // 14: casebridge.cases.v1.ExplainAccessRequest
+	(*ExplainAccessResponse)(nil),     // 15: casebridge.cases.v1.ExplainAccessResponse
+	(*Money)(nil),                     // 16: casebridge.cases.v1.Money
+	(*Case)(nil),                      // 17: casebridge.cases.v1.Case
+	(*CreateCaseRequest)(nil),         // 18: casebridge.cases.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),        // 19: casebridge.cases.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),            // 20: casebridge.cases.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),           // 21: casebridge.cases.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),          // 22: casebridge.cases.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),         // 23: casebridge.cases.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),         // 24: casebridge.cases.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),        // 25: casebridge.cases.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),          // 26: casebridge.cases.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),         // 27: casebridge.cases.v1.CloseCaseResponse
+	(*ReopenCaseRequest)(nil),         // 28: casebridge.cases.v1.ReopenCaseRequest
+	(*ReopenCaseResponse)(nil),        // 29: casebridge.cases.v1.ReopenCaseResponse
+	(*Note)(nil),                      // 30: casebridge.cases.v1.Note
+	(*CreateNoteRequest)(nil),         // 31: casebridge.cases.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),        // 32: casebridge.cases.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),          // 33: casebridge.cases.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),         // 34: casebridge.cases.v1.ListNotesResponse
+	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 36: google.protobuf.FieldMask
 }
 var file_casebridge_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: casebridge.cases.v1.Participant.relation:type_name -> casebridge.cases.v1.Relation
-	34, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: casebridge.cases.v1.AddParticipantRequest.relation:type_name -> casebridge.cases.v1.Relation
-	34, // 4: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 5: casebridge.cases.v1.AddParticipantResponse.participant:type_name -> casebridge.cases.v1.Participant
-	6,  // 6: casebridge.cases.v1.ListParticipantsResponse.participants:type_name -> casebridge.cases.v1.Participant
-	1,  // 7: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
-	2,  // 8: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
-	3,  // 9: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
-	34, // 10: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
-	34, // 11: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
-	15, // 12: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
-	34, // 13: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	34, // 14: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 15: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
-	16, // 16: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	16, // 17: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	16, // 18: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	16, // 19: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
-	16, // 20: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	35, // 21: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 22: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	4,  // 23: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
-	16, // 24: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	16, // 25: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
-	5,  // 26: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
-	34, // 27: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	29, // 28: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
-	29, // 29: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
-	29, // 30: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
-	17, // 31: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
-	19, // 32: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
-	21, // 33: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
-	23, // 34: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
-	25, // 35: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
-	27, // 36: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
-	30, // 37: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
-	32, // 38: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
-	7,  // 39: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
-	9,  // 40: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
-	11, // 41: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
-	13, // 42: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
-	18, // 43: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
-	20, // 44: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
-	22, // 45: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
-	24, // 46: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
-	26, // 47: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
-	28, // 48: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
-	31, // 49: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
-	33, // 50: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
-	8,  // 51: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
-	10, // 52: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
-	12, // 53: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
-	14, // 54: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
-	43, // [43:55] is the sub-list for method output_type
-	31, // [31:43] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	35, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: casebridge.cases.v1.Participant.effective_relation:type_name -> casebridge.cases.v1.Relation
+	1,  // 4: casebridge.cases.v1.Participant.membership:type_name -> casebridge.cases.v1.Membership
+	0,  // 5: casebridge.cases.v1.AddParticipantRequest.relation:type_name -> casebridge.cases.v1.Relation
+	35, // 6: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 7: casebridge.cases.v1.AddParticipantRequest.membership:type_name -> casebridge.cases.v1.Membership
+	7,  // 8: casebridge.cases.v1.AddParticipantResponse.participant:type_name -> casebridge.cases.v1.Participant
+	7,  // 9: casebridge.cases.v1.ListParticipantsResponse.participants:type_name -> casebridge.cases.v1.Participant
+	2,  // 10: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
+	3,  // 11: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
+	4,  // 12: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
+	35, // 13: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
+	35, // 14: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
+	16, // 15: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
+	35, // 16: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	35, // 17: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 18: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
+	17, // 19: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
+	17, // 20: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	17, // 21: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	17, // 22: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
+	17, // 23: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
+	36, // 24: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 25: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	5,  // 26: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
+	17, // 27: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	17, // 28: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
+	6,  // 29: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
+	35, // 30: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	30, // 31: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
+	30, // 32: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
+	30, // 33: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
+	18, // 34: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
+	20, // 35: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
+	22, // 36: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
+	24, // 37: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
+	26, // 38: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
+	28, // 39: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
+	31, // 40: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
+	33, // 41: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
+	8,  // 42: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
+	10, // 43: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
+	12, // 44: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
+	14, // 45: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
+	19, // 46: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
+	21, // 47: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
+	23, // 48: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
+	25, // 49: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
+	27, // 50: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
+	29, // 51: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
+	32, // 52: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
+	34, // 53: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
+	9,  // 54: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
+	11, // 55: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
+	13, // 56: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
+	15, // 57: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
+	46, // [46:58] is the sub-list for method output_type
+	34, // [34:46] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_cases_v1_cases_proto_init() }
@@ -2616,7 +2750,7 @@ func file_casebridge_cases_v1_cases_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_cases_v1_cases_proto_rawDesc), len(file_casebridge_cases_v1_cases_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,

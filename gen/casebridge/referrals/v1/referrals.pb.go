@@ -594,8 +594,14 @@ type CaseReferral struct {
 	// contributor.
 	ShareRelation ShareRelation     `protobuf:"varint,3,opt,name=share_relation,json=shareRelation,proto3,enum=casebridge.referrals.v1.ShareRelation" json:"share_relation,omitempty"`
 	Package       *PackageSelection `protobuf:"bytes,4,opt,name=package,proto3" json:"package,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Required to submit where no information-sharing agreement is in force
+	// between the sending and the receiving agency: the supervisor's reason
+	// for disseminating without one, recorded in the audit record with the
+	// recipient. Under an agreement it is ignored: the agreement caps the
+	// relation the recipient gets.
+	OverrideReason string `protobuf:"bytes,5,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CaseReferral) Reset() {
@@ -654,6 +660,13 @@ func (x *CaseReferral) GetPackage() *PackageSelection {
 		return x.Package
 	}
 	return nil
+}
+
+func (x *CaseReferral) GetOverrideReason() string {
+	if x != nil {
+		return x.OverrideReason
+	}
+	return ""
 }
 
 // PackageNote is a copy of one case note, taken at submission.
@@ -1098,9 +1111,12 @@ type Referral struct {
 	UpdateUser  string                 `protobuf:"bytes,23,opt,name=update_user,json=updateUser,proto3" json:"update_user,omitempty"`
 	// Opaque version tag; send it back on update or a transition to detect
 	// concurrent changes.
-	Etag          string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Server-owned: <sending agency ORI>-<year>-R<NNNNNN>, counted per sending
+	// agency and calendar year (UTC) at creation, never reused.
+	ReferralNumber string `protobuf:"bytes,25,opt,name=referral_number,json=referralNumber,proto3" json:"referral_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Referral) Reset() {
@@ -1297,6 +1313,13 @@ func (x *Referral) GetUpdateUser() string {
 func (x *Referral) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *Referral) GetReferralNumber() string {
+	if x != nil {
+		return x.ReferralNumber
 	}
 	return ""
 }
@@ -1975,9 +1998,12 @@ type SubmitReferralRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ReferralId string                 `protobuf:"bytes,1,opt,name=referral_id,json=referralId,proto3" json:"referral_id,omitempty"`
 	// Optional; when set it must match the referral's current etag.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Referrals: sets caseReferral.overrideReason before submitting (needed
+	// where no information-sharing agreement is in force).
+	OverrideReason string `protobuf:"bytes,3,opt,name=override_reason,json=overrideReason,proto3" json:"override_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SubmitReferralRequest) Reset() {
@@ -2020,6 +2046,13 @@ func (x *SubmitReferralRequest) GetReferralId() string {
 func (x *SubmitReferralRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *SubmitReferralRequest) GetOverrideReason() string {
+	if x != nil {
+		return x.OverrideReason
 	}
 	return ""
 }
@@ -2622,13 +2655,14 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"\x10PackageSelection\x12'\n" +
 	"\x0finclude_summary\x18\x01 \x01(\bR\x0eincludeSummary\x12,\n" +
 	"\bnote_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x102\x18\x01\"\x05r\x03\xb0\x01\x01R\anoteIds\x122\n" +
-	"\x15include_evidence_list\x18\x03 \x01(\bR\x13includeEvidenceList\"\xae\x02\n" +
+	"\x15include_evidence_list\x18\x03 \x01(\bR\x13includeEvidenceList\"\xe1\x02\n" +
 	"\fCaseReferral\x12K\n" +
 	"\x06reason\x18\x01 \x01(\x0e2'.casebridge.referrals.v1.ReferralReasonB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06reason\x123\n" +
 	"\x10requested_action\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0frequestedAction\x12W\n" +
 	"\x0eshare_relation\x18\x03 \x01(\x0e2&.casebridge.referrals.v1.ShareRelationB\b\xbaH\x05\x82\x01\x02\x10\x01R\rshareRelation\x12C\n" +
-	"\apackage\x18\x04 \x01(\v2).casebridge.referrals.v1.PackageSelectionR\apackage\"\xc4\x01\n" +
+	"\apackage\x18\x04 \x01(\v2).casebridge.referrals.v1.PackageSelectionR\apackage\x121\n" +
+	"\x0foverride_reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0eoverrideReason\"\xc4\x01\n" +
 	"\vPackageNote\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -2669,7 +2703,7 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"\n" +
 	"agency_ori\x18\x06 \x01(\tR\tagencyOri\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12.\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x8f\t\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb8\t\n" +
 	"\bReferral\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12C\n" +
 	"\x04kind\x18\x02 \x01(\x0e2%.casebridge.referrals.v1.ReferralKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12<\n" +
@@ -2702,7 +2736,8 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"createUser\x12\x1f\n" +
 	"\vupdate_user\x18\x17 \x01(\tR\n" +
 	"updateUser\x12\x1b\n" +
-	"\x04etag\x18\x18 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"\xb2\t\n" +
+	"\x04etag\x18\x18 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\x12'\n" +
+	"\x0freferral_number\x18\x19 \x01(\tR\x0ereferralNumber\"\xb2\t\n" +
 	"\x15CreateReferralRequest\x12E\n" +
 	"\breferral\x18\x01 \x01(\v2!.casebridge.referrals.v1.ReferralB\x06\xbaH\x03\xc8\x01\x01R\breferral\x12*\n" +
 	"\n" +
@@ -2761,11 +2796,12 @@ const file_casebridge_referrals_v1_referrals_proto_rawDesc = "" +
 	"\x10referral.id.uuid\x12\x1areferral.id must be a UUID\x1aithis.referral.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\x1a\xba\x01\n" +
 	"\x19referral.summary.required\x123summary must not be empty when update_mask names it\x1ah!has(this.update_mask) || !('summary' in this.update_mask.paths) || this.referral.summary.matches('\\\\S')\"W\n" +
 	"\x16UpdateReferralResponse\x12=\n" +
-	"\breferral\x18\x01 \x01(\v2!.casebridge.referrals.v1.ReferralR\breferral\"_\n" +
+	"\breferral\x18\x01 \x01(\v2!.casebridge.referrals.v1.ReferralR\breferral\"\x92\x01\n" +
 	"\x15SubmitReferralRequest\x12)\n" +
 	"\vreferral_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"referralId\x12\x1b\n" +
-	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"W\n" +
+	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\x121\n" +
+	"\x0foverride_reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0eoverrideReason\"W\n" +
 	"\x16SubmitReferralResponse\x12=\n" +
 	"\breferral\x18\x01 \x01(\v2!.casebridge.referrals.v1.ReferralR\breferral\"\x88\x01\n" +
 	"\x1aAcknowledgeReferralRequest\x12)\n" +

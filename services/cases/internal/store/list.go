@@ -37,14 +37,17 @@ type ListQuery struct {
 	Limit int
 }
 
-// ListCases runs q and reports whether more rows follow. The query walks
-// the caller's agency's relations newest first (authz.relations carries each
-// case's create_time as sort_time, indexed per agency), joining each case and
-// applying the filters: the first page reads about a page of index entries
-// however many cases exist. The permitting relation set is part of the SQL;
-// nothing is filtered after the query except duplicates (an agency holding
-// two relations on one case, e.g. a direct and a task-force share), which
-// are adjacent in this order and dropped here.
+// ListCases runs q and reports whether more rows follow. The query walks,
+// newest first, the grants through which the caller's agency sees cases —
+// its own and those of each task force it is a member of now — one ordered
+// index walk per grantee (authz.relations carries each case's create_time
+// as sort_time), joining each case and applying the filters and the
+// effective-relation rules of pkg/authz (agreement caps included): the first
+// page reads about a page of index entries per grantee however many cases
+// exist. The permitting relation set is part of the SQL; nothing is filtered
+// after the query except duplicates (an agency reaching one case twice,
+// directly and through a task force), which are adjacent in this order and
+// dropped here.
 func ListCases(ctx context.Context, db postgres.Querier, q ListQuery) ([]*Case, bool, error) {
 	if len(q.Relations) == 0 {
 		return nil, false, nil
@@ -54,8 +57,8 @@ func ListCases(ctx context.Context, db postgres.Querier, q ListQuery) ([]*Case, 
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := []string{`r.agency_id = $1`, `r.resource_type = 'case'`, `r.relation = ANY($2)`,
-		`(r.expire_time IS NULL OR r.expire_time > now())`}
+	walk := authz.Walk{Agency: "$1", Relations: "$2"}
+	where := []string{walk.WalkSQL("case")}
 	if len(q.Status) > 0 {
 		where = append(where, "c.status = ANY("+arg(q.Status)+")")
 	}
@@ -88,9 +91,13 @@ func ListCases(ctx context.Context, db postgres.Querier, q ListQuery) ([]*Case, 
 	if q.AfterTime != nil {
 		where = append(where, "(r.sort_time, r.resource_id) < ("+arg(*q.AfterTime)+"::timestamptz, "+arg(q.AfterID)+"::uuid)")
 	}
-	fetch := q.Limit + 1
-	sql := `SELECT ` + qualifiedColumns + ` FROM authz.relations r JOIN cases.cases c ON c.id = r.resource_id WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY r.sort_time DESC, r.resource_id DESC LIMIT ` + arg(fetch)
+	fetch := arg(q.Limit + 1)
+	sql := `WITH g AS (` + walk.GranteesSQL() + `)
+		SELECT ` + outerColumns + ` FROM g CROSS JOIN LATERAL (
+			SELECT r.sort_time AS walk_time, r.resource_id AS walk_id, ` + qualifiedColumns + ` FROM authz.relations r JOIN cases.cases c ON c.id = r.resource_id
+			WHERE ` + strings.Join(where, " AND ") + `
+			ORDER BY r.sort_time DESC, r.resource_id DESC LIMIT ` + fetch + `) x
+		ORDER BY x.walk_time DESC, x.walk_id DESC LIMIT ` + fetch
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, false, postgres.Translate(err)
@@ -112,7 +119,7 @@ func ListCases(ctx context.Context, db postgres.Querier, q ListQuery) ([]*Case, 
 	if err := rows.Err(); err != nil {
 		return nil, false, postgres.Translate(err)
 	}
-	more := n == fetch
+	more := n == q.Limit+1
 	if len(out) > q.Limit {
 		out, more = out[:q.Limit], true
 	}
@@ -125,6 +132,20 @@ var qualifiedColumns = func() string {
 	cols := strings.Split(caseColumns, ",")
 	for i, c := range cols {
 		cols[i] = "c." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
+// outerColumns selects, from the lateral walk x, the columns of
+// qualifiedColumns by their output names.
+var outerColumns = func() string {
+	cols := strings.Split(caseColumns, ",")
+	for i, c := range cols {
+		name := strings.TrimSpace(c)
+		if j := strings.Index(name, "::"); j >= 0 {
+			name = name[:j]
+		}
+		cols[i] = "x." + name
 	}
 	return strings.Join(cols, ", ")
 }()

@@ -96,9 +96,8 @@ func GetTaskforce(ctx context.Context, q postgres.Querier, id string) (*Taskforc
 }
 
 // LockTaskforce reads task force id FOR UPDATE: membership changes of one
-// task force, and shares with it (which take FOR SHARE), queue here, so a
-// share never misses a member added concurrently and a new member never
-// misses a concurrent share.
+// task force queue here, so each reads (for its record of the cases whose
+// access it changed) the membership the previous one left.
 func LockTaskforce(ctx context.Context, q postgres.Querier, id string) (*Taskforce, error) {
 	return scanTaskforce(q.QueryRow(ctx, `SELECT `+taskforceColumns+` FROM liaison.taskforces WHERE id = $1 FOR UPDATE`, id))
 }
@@ -157,122 +156,27 @@ func TouchTaskforce(ctx context.Context, q postgres.Querier, id string, now time
 	return postgres.Translate(err)
 }
 
-// UpsertMember adds agencyID to task force tfID or changes its dates, and
-// in the same statement sequence gives it its relation on every case shared
-// with the task force (except cases it leads), expiring at the earlier of
-// the share's expiry and the membership's end. The caller holds
-// LockTaskforce. It returns the number of cases the member now reaches.
-func UpsertMember(ctx context.Context, q postgres.Querier, tfID, agencyID string, start time.Time, end *time.Time) (int64, error) {
-	if _, err := q.Exec(ctx, `INSERT INTO liaison.taskforce_members (taskforce_id, agency_id, start_time, end_time)
+// UpsertMember adds agencyID to task force tfID or changes its dates. The
+// caller holds LockTaskforce and mirrors the membership into the
+// authorization facts through the door (authz.PutMember) in the same
+// transaction: decisions expand task-force shares from there.
+func UpsertMember(ctx context.Context, q postgres.Querier, tfID, agencyID string, start time.Time, end *time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO liaison.taskforce_members (taskforce_id, agency_id, start_time, end_time)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (taskforce_id, agency_id) DO UPDATE
-		SET start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time`, tfID, agencyID, start, end); err != nil {
-		return 0, postgres.Translate(err)
-	}
-	// Dates changed: drop what the old dates gave, then grant afresh.
-	if _, err := q.Exec(ctx, `DELETE FROM authz.relations WHERE source = $1 AND agency_id = $2`,
-		TaskforceSource(tfID), agencyID); err != nil {
-		return 0, postgres.Translate(err)
-	}
-	tag, err := q.Exec(ctx, `INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation, source, expire_time)
-		SELECT 'case', s.case_id, $2, s.relation, $3, least(s.expire_time, $4::timestamptz)
-		FROM liaison.taskforce_shares s
-		WHERE s.taskforce_id = $1 AND s.lead_agency_id <> $2 AND (s.expire_time IS NULL OR s.expire_time > now())
-		ON CONFLICT (resource_type, resource_id, agency_id, relation, source) DO UPDATE SET expire_time = EXCLUDED.expire_time`,
-		tfID, agencyID, TaskforceSource(tfID), end)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	return tag.RowsAffected(), nil
+		SET start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time`, tfID, agencyID, start, end)
+	return postgres.Translate(err)
 }
 
-// DeleteMember removes agencyID from task force tfID and every relation it
-// held through the task force (ErrNotFound if it was no member). The caller
-// holds LockTaskforce. It returns the number of case relations revoked.
-func DeleteMember(ctx context.Context, q postgres.Querier, tfID, agencyID string) (int64, error) {
+// DeleteMember removes agencyID from task force tfID (ErrNotFound if it was
+// no member). The caller holds LockTaskforce and ends the membership in the
+// authorization facts through the door (authz.RemoveMember).
+func DeleteMember(ctx context.Context, q postgres.Querier, tfID, agencyID string) error {
 	tag, err := q.Exec(ctx, `DELETE FROM liaison.taskforce_members WHERE taskforce_id = $1 AND agency_id = $2`, tfID, agencyID)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return 0, fmt.Errorf("member %s: %w", agencyID, postgres.ErrNotFound)
-	}
-	tag, err = q.Exec(ctx, `DELETE FROM authz.relations WHERE source = $1 AND agency_id = $2`, TaskforceSource(tfID), agencyID)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// TaskforceSource is the authz.relations source of relations held through
-// task force id.
-func TaskforceSource(id string) string { return "taskforce:" + id }
-
-// Share is a case shared with a task force.
-type Share struct {
-	TaskforceID, CaseID, LeadAgencyID, Relation string
-	ExpireTime                                  *time.Time
-	CreateTime                                  time.Time
-}
-
-// ShareTaskforceLocked reads task force id FOR SHARE (so membership changes
-// wait for the share to commit) with its members.
-func ShareTaskforceLocked(ctx context.Context, q postgres.Querier, id string) (*Taskforce, error) {
-	t, err := scanTaskforce(q.QueryRow(ctx, `SELECT `+taskforceColumns+` FROM liaison.taskforces WHERE id = $1 FOR SHARE`, id))
-	if err != nil {
-		return nil, err
-	}
-	return t, loadMembers(ctx, q, []*Taskforce{t})
-}
-
-// UpsertShare records s, replacing an earlier share of the same case with
-// the same task force, and replaces the relations of the task force on the
-// case: current members other than the lead agency get s.Relation, expiring
-// at the earlier of the share's expiry and their end date. The caller holds
-// ShareTaskforceLocked. It returns the member agencies granted.
-func UpsertShare(ctx context.Context, q postgres.Querier, s *Share) ([]string, error) {
-	if _, err := q.Exec(ctx, `INSERT INTO liaison.taskforce_shares (taskforce_id, case_id, lead_agency_id, relation, expire_time, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (taskforce_id, case_id) DO UPDATE
-		SET relation = EXCLUDED.relation, expire_time = EXCLUDED.expire_time, create_time = EXCLUDED.create_time`,
-		s.TaskforceID, s.CaseID, s.LeadAgencyID, s.Relation, s.ExpireTime, s.CreateTime); err != nil {
-		return nil, postgres.Translate(err)
-	}
-	src := TaskforceSource(s.TaskforceID)
-	if _, err := q.Exec(ctx, `DELETE FROM authz.relations WHERE resource_type = 'case' AND resource_id = $1 AND source = $2`,
-		s.CaseID, src); err != nil {
-		return nil, postgres.Translate(err)
-	}
-	rows, err := q.Query(ctx, `INSERT INTO authz.relations (resource_type, resource_id, agency_id, relation, source, expire_time)
-		SELECT 'case', $2, m.agency_id, $4, $5, least($6::timestamptz, m.end_time)
-		FROM liaison.taskforce_members m
-		WHERE m.taskforce_id = $1 AND m.agency_id <> $3 AND m.start_time <= now()
-		  AND (m.end_time IS NULL OR m.end_time > now())
-		RETURNING agency_id::text`, s.TaskforceID, s.CaseID, s.LeadAgencyID, s.Relation, src, s.ExpireTime)
-	if err != nil {
-		return nil, postgres.Translate(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, postgres.Translate(err)
-		}
-		out = append(out, id)
-	}
-	return out, postgres.Translate(rows.Err())
-}
-
-// DeleteShare ends the share of caseID with task force tfID and every
-// relation it gave (ErrNotFound if there was none).
-func DeleteShare(ctx context.Context, q postgres.Querier, tfID, caseID string) error {
-	tag, err := q.Exec(ctx, `DELETE FROM liaison.taskforce_shares WHERE taskforce_id = $1 AND case_id = $2`, tfID, caseID)
 	if err != nil {
 		return postgres.Translate(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("task force share: %w", postgres.ErrNotFound)
+		return fmt.Errorf("member %s: %w", agencyID, postgres.ErrNotFound)
 	}
-	_, err = q.Exec(ctx, `DELETE FROM authz.relations WHERE resource_type = 'case' AND resource_id = $1 AND source = $2`,
-		caseID, TaskforceSource(tfID))
-	return postgres.Translate(err)
+	return nil
 }

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,7 @@ var ErrEtagMismatch = errors.New("etag mismatch")
 // stored by name without their prefix (SUBMITTED, REFERRAL).
 type Referral struct {
 	ID             string
+	Number         string // <sender ORI>-<year>-R<NNNNNN>
 	Kind           string
 	State          string
 	FromAgencyID   string
@@ -57,14 +59,14 @@ const columns = `ref.id::text, ref.kind, ref.state, ref.from_agency_id::text, re
 	ref.to_agency_id::text, ref.to_agency_ori, ref.to_agency_name, ref.case_id::text, ref.summary, ref.details, ref.package,
 	ref.history, ref.state_reason, ref.submit_time, ref.ack_due_time, ref.create_time, ref.update_time,
 	ref.create_user_id::text, ref.create_user_email, ref.update_user_email, ref.version,
-	(ref.state = 'SUBMITTED' AND ref.ack_due_time < $1)`
+	(ref.state = 'SUBMITTED' AND ref.ack_due_time < $1), ref.number`
 
 func scan(row pgx.Row) (*Referral, error) {
 	r := &Referral{}
 	err := row.Scan(&r.ID, &r.Kind, &r.State, &r.FromAgencyID, &r.FromAgencyORI, &r.FromAgencyName,
 		&r.ToAgencyID, &r.ToAgencyORI, &r.ToAgencyName, &r.CaseID, &r.Summary, &r.Details, &r.Package,
 		&r.History, &r.StateReason, &r.SubmitTime, &r.AckDueTime, &r.CreateTime, &r.UpdateTime,
-		&r.CreateUserID, &r.CreateUserEmail, &r.UpdateUserEmail, &r.Version, &r.Overdue)
+		&r.CreateUserID, &r.CreateUserEmail, &r.UpdateUserEmail, &r.Version, &r.Overdue, &r.Number)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -88,12 +90,25 @@ func Insert(ctx context.Context, tx pgx.Tx, r *Referral) error {
 	_, err := tx.Exec(ctx, `INSERT INTO referrals.referrals (id, kind, state, from_agency_id, from_agency_ori,
 		from_agency_name, to_agency_id, to_agency_ori, to_agency_name, case_id, summary, details, package, history,
 		state_reason, submit_time, ack_due_time, create_time, update_time, create_user_id, create_user_email,
-		update_user_email, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		update_user_email, version, number)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		r.ID, r.Kind, r.State, r.FromAgencyID, r.FromAgencyORI, r.FromAgencyName, r.ToAgencyID, r.ToAgencyORI,
 		r.ToAgencyName, r.CaseID, r.Summary, r.Details, r.Package, r.History, r.StateReason, r.SubmitTime,
-		r.AckDueTime, r.CreateTime, r.UpdateTime, r.CreateUserID, r.CreateUserEmail, r.UpdateUserEmail, r.Version)
+		r.AckDueTime, r.CreateTime, r.UpdateTime, r.CreateUserID, r.CreateUserEmail, r.UpdateUserEmail, r.Version, r.Number)
 	return postgres.Translate(err)
+}
+
+// NextNumber hands out the next referral number of the sending agency for
+// year inside tx (the counter row stays locked until tx ends).
+func NextNumber(ctx context.Context, tx pgx.Tx, agencyID, ori string, year int) (string, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `INSERT INTO referrals.number_counters (agency_id, year, last) VALUES ($1, $2, 1)
+		ON CONFLICT (agency_id, year) DO UPDATE SET last = referrals.number_counters.last + 1
+		RETURNING last`, agencyID, year).Scan(&n)
+	if err != nil {
+		return "", postgres.Translate(err)
+	}
+	return fmt.Sprintf("%s-%04d-R%06d", ori, year, n), nil
 }
 
 // Save writes every mutable column of r and bumps its version. The row must
