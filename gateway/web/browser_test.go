@@ -233,6 +233,28 @@ func TestStoryInBrowser(t *testing.T) {
 	harris.screenshot("09-fbi-case")
 	foster.seesNothing(caseNumber, reqPath, casePath, evPath, refPath)
 
+	// CSP's supervisor sees how each agency holds the case, and a share with
+	// Hartford (whose agreement with CSP lapsed) needs an override, asked
+	// for next to its field.
+	brooks.open(casePath, "#participants")
+	parts := brooks.text("#participants")
+	require.Contains(t, parts, "FBI New Haven Field Office")
+	require.Regexp(t, `referral CTCSP0000-\d{4}-R\d{6}`, parts)
+	brooks.run(chromedp.Click(chromedp.CSS(`#participants summary`)), chromedp.WaitVisible(chromedp.CSS("#share-reason")),
+		chromedp.SetValue(chromedp.CSS("#share-target"), "agency:"+demo.AgencyID("hartford")),
+		chromedp.SetValue(chromedp.CSS("#share-rel"), "RELATION_VIEWER"),
+		chromedp.SetValue(chromedp.CSS("#share-reason"), "Victim is a Hartford business"),
+		chromedp.Click(chromedp.CSS(`form[action$="/participants"] button`)), chromedp.WaitVisible(chromedp.CSS(`#err-overrideReason`)))
+	require.Contains(t, brooks.text(`#err-overrideReason`), "expired on 2026-06-30")
+	brooks.screenshot("10a-share-needs-override")
+	brooks.run(chromedp.SetValue(chromedp.CSS("#share-target"), "agency:"+demo.AgencyID("hartford")),
+		chromedp.SetValue(chromedp.CSS("#share-rel"), "RELATION_VIEWER"),
+		chromedp.SetValue(chromedp.CSS("#share-reason"), "Victim is a Hartford business"),
+		chromedp.SetValue(chromedp.CSS("#share-override"), "MOU renewal pending; victim needs updates"),
+		chromedp.Click(chromedp.CSS(`form[action$="/participants"] button`)),
+		chromedp.WaitVisible(`//td[contains(., "override: MOU renewal pending")]`))
+	brooks.screenshot("10b-participants")
+
 	// The lead agency's auditor reads the disclosure report.
 	ellis := signIn(t, s, exe, "aud.ellis@csp.example")
 	ellis.open("/audit?case="+strings.TrimPrefix(casePath, "/cases/"), "#csv") // auditors read no case, so by id
