@@ -400,7 +400,11 @@ func changeMembership(ctx context.Context, tx postgres.Querier, p *auth.Principa
 // ids.
 func PutMember(ctx context.Context, tx postgres.Querier, p *auth.Principal, m Membership) ([]string, error) {
 	return changeMembership(ctx, tx, p, m, func() error {
-		_, err := tx.Exec(ctx, `INSERT INTO authz.group_members (group_id, agency_id, start_time, end_time) VALUES ($1, $2, $3, $4)
+		// A start "now" by the caller's clock must count in this very
+		// transaction (whose now() is its start) and despite clock skew:
+		// memberships never start in the future, so clamp to the database's
+		// now.
+		_, err := tx.Exec(ctx, `INSERT INTO authz.group_members (group_id, agency_id, start_time, end_time) VALUES ($1, $2, least($3::timestamptz, now()), $4)
 			ON CONFLICT (group_id, agency_id) DO UPDATE SET start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time`,
 			m.GroupID, m.AgencyID, m.StartTime, m.EndTime)
 		return postgres.Translate(err)
