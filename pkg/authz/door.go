@@ -266,16 +266,47 @@ type RevokeRequest struct {
 	Timeline string
 }
 
-// Revoke deletes the grants of the grantee among r.Relations on r.Resource,
+// Revoke deletes the grantee's grants among r.Relations on r.Resource,
 // whatever they came from, writes the timeline entry and names the former
 // grantee in the call's audit record. It returns how many it removed.
 func Revoke(ctx context.Context, tx postgres.Querier, p *auth.Principal, r RevokeRequest) (int64, error) {
-	id, kind := r.AgencyID, "agency"
-	if r.GroupID != "" {
-		id, kind = r.GroupID, "group"
+	n, err := r.change(ctx, tx, p, `DELETE FROM authz.relations`)
+	if err != nil {
+		return 0, err
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM authz.relations WHERE resource_type = $1 AND resource_id = $2
-		AND agency_id = $3 AND grantee_type = $4 AND relation = ANY($5)`, r.Resource.Type, r.Resource.ID, id, kind, r.Relations)
+	audit.Annotate(ctx, func(e *audit.Event) {
+		if r.Resource.Type == "case" {
+			e.CaseID = r.Resource.ID
+		}
+		if id, _ := r.grantee(); p == nil || id != p.AgencyID {
+			e.RecipientAgencyID = id
+		}
+	})
+	return n, nil
+}
+
+// ChangeExpiry moves the expiry of the grantee's grants among r.Relations on
+// r.Resource (nil: no expiry) and writes the timeline entry when given. It
+// returns how many grants it changed.
+func ChangeExpiry(ctx context.Context, tx postgres.Querier, p *auth.Principal, r RevokeRequest, expire *time.Time) (int64, error) {
+	return r.change(ctx, tx, p, `UPDATE authz.relations SET expire_time = $6`, expire)
+}
+
+func (r *RevokeRequest) grantee() (id, kind string) {
+	if r.GroupID != "" {
+		return r.GroupID, "group"
+	}
+	return r.AgencyID, "agency"
+}
+
+// change runs verb (a DELETE or an UPDATE of authz.relations, extra
+// arguments from $6) on the grantee's grants among r.Relations, and writes
+// r.Timeline on a case when something changed.
+func (r *RevokeRequest) change(ctx context.Context, tx postgres.Querier, p *auth.Principal, verb string, extra ...any) (int64, error) {
+	id, kind := r.grantee()
+	args := append([]any{r.Resource.Type, r.Resource.ID, id, kind, r.Relations}, extra...)
+	tag, err := tx.Exec(ctx, verb+` WHERE resource_type = $1 AND resource_id = $2 AND agency_id = $3 AND grantee_type = $4
+		AND relation = ANY($5)`, args...)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
@@ -285,14 +316,6 @@ func Revoke(ctx context.Context, tx postgres.Querier, p *auth.Principal, r Revok
 			return 0, err
 		}
 	}
-	audit.Annotate(ctx, func(e *audit.Event) {
-		if r.Resource.Type == "case" {
-			e.CaseID = r.Resource.ID
-		}
-		if p == nil || id != p.AgencyID {
-			e.RecipientAgencyID = id
-		}
-	})
 	return n, nil
 }
 
@@ -443,28 +466,6 @@ func PutAgreement(ctx context.Context, tx postgres.Querier, a Agreement) error {
 			effective_time = EXCLUDED.effective_time, expire_time = EXCLUDED.expire_time`,
 		a.ID, a.PartyA, a.PartyB, a.Title, a.MaxRelation, a.Excluded, a.EffectiveTime, a.ExpireTime)
 	return postgres.Translate(err)
-}
-
-// ChangeExpiry moves the expiry of the grantee's grants among relations on
-// res (nil: no expiry) and, on a case, writes timeline when given. It
-// returns how many grants it changed.
-func ChangeExpiry(ctx context.Context, tx postgres.Querier, p *auth.Principal, r RevokeRequest, expire *time.Time) (int64, error) {
-	id, kind := r.AgencyID, "agency"
-	if r.GroupID != "" {
-		id, kind = r.GroupID, "group"
-	}
-	tag, err := tx.Exec(ctx, `UPDATE authz.relations SET expire_time = $6 WHERE resource_type = $1 AND resource_id = $2
-		AND agency_id = $3 AND grantee_type = $4 AND relation = ANY($5)`, r.Resource.Type, r.Resource.ID, id, kind, r.Relations, expire)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	n := tag.RowsAffected()
-	if n > 0 && r.Timeline != "" && r.Resource.Type == "case" {
-		if _, err := timeline(ctx, tx, p, r.Resource.ID, r.Timeline); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
 }
 
 // SeedGrant is one grant of a generated world (the load tool's, the
