@@ -118,11 +118,10 @@ func RevokeToken(ctx context.Context, q postgres.Querier, userID string, hash []
 	return postgres.Translate(err)
 }
 
-// EndSessions refuses every token of the user issued before now: tokens
-// carry "iat" in whole seconds, so the cut-off is this second; a token of
-// this same second is caught by its own revocation (RevokeToken) when it
-// is the caller's.
+// EndSessions refuses every token of the user issued before now. Tokens
+// carry "iat" in whole seconds, so one issued later within this same
+// second is refused too: safe side; signing in again a moment later works.
 func EndSessions(ctx context.Context, q postgres.Querier, userID string, now time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE liaison.users SET sessions_valid_after = $2 WHERE id = $1`, userID, now.Truncate(time.Second))
+	_, err := q.Exec(ctx, `UPDATE liaison.users SET sessions_valid_after = $2 WHERE id = $1`, userID, now)
 	return postgres.Translate(err)
 }
