@@ -169,6 +169,10 @@ var calls = map[string]func(f *fixture) call{
 		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + ":deactivate", map[string]any{},
 			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
 	},
+	"DirectoryService.GetUser": func(f *fixture) call {
+		return call{"GET", "/v1/agencies/" + f.target + "/users/" + f.targetUser(), nil,
+			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
+	},
 	"DirectoryService.CreateRoleGrant": func(f *fixture) call {
 		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + "/roleGrants",
 			map[string]any{"roles": []string{"detective", "liaison"}},

@@ -157,6 +157,22 @@ func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUser
 	return resp, nil
 }
 
+// GetUser returns one user of the caller's own agency.
+func (s *DirectoryServer) GetUser(ctx context.Context, req *liaisonv1.GetUserRequest) (*liaisonv1.GetUserResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeAgency(p, req.GetAgencyId(), "user", "read"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	u, err := store.GetUser(ctx, s.pool, req.GetAgencyId(), req.GetUserId())
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.GetUserResponse{User: userToProto(u)}, nil
+}
+
 // CreateUser adds an account to the admin's own agency.
 func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateUserRequest) (*liaisonv1.CreateUserResponse, error) {
 	p, err := auth.Require(ctx)

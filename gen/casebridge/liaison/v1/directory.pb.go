@@ -771,6 +771,102 @@ func (x *ListUsersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetUserRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *GetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 type CreateUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
@@ -781,7 +877,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +889,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +902,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateUserRequest) GetAgencyId() string {
@@ -832,7 +928,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +940,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +953,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -877,7 +973,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +985,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +998,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -928,7 +1024,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1036,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1049,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -973,7 +1069,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1081,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1094,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeactivateUserRequest) GetAgencyId() string {
@@ -1024,7 +1120,7 @@ type DeactivateUserResponse struct {
 
 func (x *DeactivateUserResponse) Reset() {
 	*x = DeactivateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1132,7 @@ func (x *DeactivateUserResponse) String() string {
 func (*DeactivateUserResponse) ProtoMessage() {}
 
 func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1145,7 @@ func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeactivateUserResponse) GetUser() *User {
@@ -1088,7 +1184,7 @@ type RoleGrant struct {
 
 func (x *RoleGrant) Reset() {
 	*x = RoleGrant{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1196,7 @@ func (x *RoleGrant) String() string {
 func (*RoleGrant) ProtoMessage() {}
 
 func (x *RoleGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1209,7 @@ func (x *RoleGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleGrant.ProtoReflect.Descriptor instead.
 func (*RoleGrant) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RoleGrant) GetId() string {
@@ -1239,7 +1335,7 @@ type CreateRoleGrantRequest struct {
 
 func (x *CreateRoleGrantRequest) Reset() {
 	*x = CreateRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1347,7 @@ func (x *CreateRoleGrantRequest) String() string {
 func (*CreateRoleGrantRequest) ProtoMessage() {}
 
 func (x *CreateRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1360,7 @@ func (x *CreateRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateRoleGrantRequest) GetAgencyId() string {
@@ -1297,7 +1393,7 @@ type CreateRoleGrantResponse struct {
 
 func (x *CreateRoleGrantResponse) Reset() {
 	*x = CreateRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1405,7 @@ func (x *CreateRoleGrantResponse) String() string {
 func (*CreateRoleGrantResponse) ProtoMessage() {}
 
 func (x *CreateRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1418,7 @@ func (x *CreateRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1347,7 +1443,7 @@ type ListRoleGrantsRequest struct {
 
 func (x *ListRoleGrantsRequest) Reset() {
 	*x = ListRoleGrantsRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1455,7 @@ func (x *ListRoleGrantsRequest) String() string {
 func (*ListRoleGrantsRequest) ProtoMessage() {}
 
 func (x *ListRoleGrantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1468,7 @@ func (x *ListRoleGrantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleGrantsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoleGrantsRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRoleGrantsRequest) GetAgencyId() string {
@@ -1420,7 +1516,7 @@ type ListRoleGrantsResponse struct {
 
 func (x *ListRoleGrantsResponse) Reset() {
 	*x = ListRoleGrantsResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1528,7 @@ func (x *ListRoleGrantsResponse) String() string {
 func (*ListRoleGrantsResponse) ProtoMessage() {}
 
 func (x *ListRoleGrantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1541,7 @@ func (x *ListRoleGrantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleGrantsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoleGrantsResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRoleGrantsResponse) GetRoleGrants() []*RoleGrant {
@@ -1473,7 +1569,7 @@ type ApproveRoleGrantRequest struct {
 
 func (x *ApproveRoleGrantRequest) Reset() {
 	*x = ApproveRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1581,7 @@ func (x *ApproveRoleGrantRequest) String() string {
 func (*ApproveRoleGrantRequest) ProtoMessage() {}
 
 func (x *ApproveRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1594,7 @@ func (x *ApproveRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ApproveRoleGrantRequest) GetAgencyId() string {
@@ -1531,7 +1627,7 @@ type ApproveRoleGrantResponse struct {
 
 func (x *ApproveRoleGrantResponse) Reset() {
 	*x = ApproveRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1639,7 @@ func (x *ApproveRoleGrantResponse) String() string {
 func (*ApproveRoleGrantResponse) ProtoMessage() {}
 
 func (x *ApproveRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1652,7 @@ func (x *ApproveRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*ApproveRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ApproveRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1578,7 +1674,7 @@ type RejectRoleGrantRequest struct {
 
 func (x *RejectRoleGrantRequest) Reset() {
 	*x = RejectRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1686,7 @@ func (x *RejectRoleGrantRequest) String() string {
 func (*RejectRoleGrantRequest) ProtoMessage() {}
 
 func (x *RejectRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1699,7 @@ func (x *RejectRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*RejectRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RejectRoleGrantRequest) GetAgencyId() string {
@@ -1643,7 +1739,7 @@ type RejectRoleGrantResponse struct {
 
 func (x *RejectRoleGrantResponse) Reset() {
 	*x = RejectRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1751,7 @@ func (x *RejectRoleGrantResponse) String() string {
 func (*RejectRoleGrantResponse) ProtoMessage() {}
 
 func (x *RejectRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1764,7 @@ func (x *RejectRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*RejectRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RejectRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1686,7 +1782,7 @@ type SignOutRequest struct {
 
 func (x *SignOutRequest) Reset() {
 	*x = SignOutRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1794,7 @@ func (x *SignOutRequest) String() string {
 func (*SignOutRequest) ProtoMessage() {}
 
 func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1807,7 @@ func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
 func (*SignOutRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 type SignOutResponse struct {
@@ -1722,7 +1818,7 @@ type SignOutResponse struct {
 
 func (x *SignOutResponse) Reset() {
 	*x = SignOutResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1830,7 @@ func (x *SignOutResponse) String() string {
 func (*SignOutResponse) ProtoMessage() {}
 
 func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1843,7 @@ func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
 func (*SignOutResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{26}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 type SignOutEverywhereRequest struct {
@@ -1758,7 +1854,7 @@ type SignOutEverywhereRequest struct {
 
 func (x *SignOutEverywhereRequest) Reset() {
 	*x = SignOutEverywhereRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1866,7 @@ func (x *SignOutEverywhereRequest) String() string {
 func (*SignOutEverywhereRequest) ProtoMessage() {}
 
 func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1879,7 @@ func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{27}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 type SignOutEverywhereResponse struct {
@@ -1794,7 +1890,7 @@ type SignOutEverywhereResponse struct {
 
 func (x *SignOutEverywhereResponse) Reset() {
 	*x = SignOutEverywhereResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1902,7 @@ func (x *SignOutEverywhereResponse) String() string {
 func (*SignOutEverywhereResponse) ProtoMessage() {}
 
 func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1915,7 @@ func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{28}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 var File_casebridge_liaison_v1_directory_proto protoreflect.FileDescriptor
@@ -1877,7 +1973,12 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"n\n" +
 	"\x11ListUsersResponse\x121\n" +
 	"\x05users\x18\x01 \x03(\v2\x1b.casebridge.liaison.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n" +
+	"\x0eGetUserRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"B\n" +
+	"\x0fGetUserResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user\"\xc3\x01\n" +
 	"\x11CreateUserRequest\x12%\n" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x127\n" +
 	"\x04user\x18\x02 \x01(\v2\x1b.casebridge.liaison.v1.UserB\x06\xbaH\x03\xc8\x01\x01R\x04user:N\xbaHK\x1aI\n" +
@@ -1971,12 +2072,13 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\x18ROLE_GRANT_STATE_PENDING\x10\x01\x12\x1d\n" +
 	"\x19ROLE_GRANT_STATE_APPROVED\x10\x02\x12\x1d\n" +
 	"\x19ROLE_GRANT_STATE_REJECTED\x10\x03\x12\x1c\n" +
-	"\x18ROLE_GRANT_STATE_APPLIED\x10\x042\xc7\x10\n" +
+	"\x18ROLE_GRANT_STATE_APPLIED\x10\x042\xda\x11\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
 	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
 	"\x0eGetCurrentUser\x12,.casebridge.liaison.v1.GetCurrentUserRequest\x1a-.casebridge.liaison.v1.GetCurrentUserResponse\"\x0e\x82\xd3\xe4\x93\x02\b\x12\x06/v1/me\x12\x86\x01\n" +
-	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x95\x01\n" +
+	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x90\x01\n" +
+	"\aGetUser\x12%.casebridge.liaison.v1.GetUserRequest\x1a&.casebridge.liaison.v1.GetUserResponse\"6\x82\xd3\xe4\x93\x020b\x04user\x12(/v1/agencies/{agency_id}/users/{user_id}\x12\x95\x01\n" +
 	"\n" +
 	"CreateUser\x12(.casebridge.liaison.v1.CreateUserRequest\x1a).casebridge.liaison.v1.CreateUserResponse\"2\x82\xd3\xe4\x93\x02,:\x04userb\x04user\"\x1e/v1/agencies/{agency_id}/users\x12\xa4\x01\n" +
 	"\n" +
@@ -2006,7 +2108,7 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(AgencyKind)(0),                   // 0: casebridge.liaison.v1.AgencyKind
 	(RoleGrantState)(0),               // 1: casebridge.liaison.v1.RoleGrantState
@@ -2020,86 +2122,91 @@ var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(*GetCurrentUserResponse)(nil),    // 9: casebridge.liaison.v1.GetCurrentUserResponse
 	(*ListUsersRequest)(nil),          // 10: casebridge.liaison.v1.ListUsersRequest
 	(*ListUsersResponse)(nil),         // 11: casebridge.liaison.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),         // 12: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),        // 13: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),         // 14: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),        // 15: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),     // 16: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil),    // 17: casebridge.liaison.v1.DeactivateUserResponse
-	(*RoleGrant)(nil),                 // 18: casebridge.liaison.v1.RoleGrant
-	(*CreateRoleGrantRequest)(nil),    // 19: casebridge.liaison.v1.CreateRoleGrantRequest
-	(*CreateRoleGrantResponse)(nil),   // 20: casebridge.liaison.v1.CreateRoleGrantResponse
-	(*ListRoleGrantsRequest)(nil),     // 21: casebridge.liaison.v1.ListRoleGrantsRequest
-	(*ListRoleGrantsResponse)(nil),    // 22: casebridge.liaison.v1.ListRoleGrantsResponse
-	(*ApproveRoleGrantRequest)(nil),   // 23: casebridge.liaison.v1.ApproveRoleGrantRequest
-	(*ApproveRoleGrantResponse)(nil),  // 24: casebridge.liaison.v1.ApproveRoleGrantResponse
-	(*RejectRoleGrantRequest)(nil),    // 25: casebridge.liaison.v1.RejectRoleGrantRequest
-	(*RejectRoleGrantResponse)(nil),   // 26: casebridge.liaison.v1.RejectRoleGrantResponse
-	(*SignOutRequest)(nil),            // 27: casebridge.liaison.v1.SignOutRequest
-	(*SignOutResponse)(nil),           // 28: casebridge.liaison.v1.SignOutResponse
-	(*SignOutEverywhereRequest)(nil),  // 29: casebridge.liaison.v1.SignOutEverywhereRequest
-	(*SignOutEverywhereResponse)(nil), // 30: casebridge.liaison.v1.SignOutEverywhereResponse
-	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
+	(*GetUserRequest)(nil),            // 12: casebridge.liaison.v1.GetUserRequest
+	(*GetUserResponse)(nil),           // 13: casebridge.liaison.v1.GetUserResponse
+	(*CreateUserRequest)(nil),         // 14: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),        // 15: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),         // 16: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),        // 17: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),     // 18: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil),    // 19: casebridge.liaison.v1.DeactivateUserResponse
+	(*RoleGrant)(nil),                 // 20: casebridge.liaison.v1.RoleGrant
+	(*CreateRoleGrantRequest)(nil),    // 21: casebridge.liaison.v1.CreateRoleGrantRequest
+	(*CreateRoleGrantResponse)(nil),   // 22: casebridge.liaison.v1.CreateRoleGrantResponse
+	(*ListRoleGrantsRequest)(nil),     // 23: casebridge.liaison.v1.ListRoleGrantsRequest
+	(*ListRoleGrantsResponse)(nil),    // 24: casebridge.liaison.v1.ListRoleGrantsResponse
+	(*ApproveRoleGrantRequest)(nil),   // 25: casebridge.liaison.v1.ApproveRoleGrantRequest
+	(*ApproveRoleGrantResponse)(nil),  // 26: casebridge.liaison.v1.ApproveRoleGrantResponse
+	(*RejectRoleGrantRequest)(nil),    // 27: casebridge.liaison.v1.RejectRoleGrantRequest
+	(*RejectRoleGrantResponse)(nil),   // 28: casebridge.liaison.v1.RejectRoleGrantResponse
+	(*SignOutRequest)(nil),            // 29: casebridge.liaison.v1.SignOutRequest
+	(*SignOutResponse)(nil),           // 30: casebridge.liaison.v1.SignOutResponse
+	(*SignOutEverywhereRequest)(nil),  // 31: casebridge.liaison.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil), // 32: casebridge.liaison.v1.SignOutEverywhereResponse
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	31, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	31, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	31, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	31, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	33, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	33, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	33, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	33, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
 	2,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
 	3,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
 	2,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
 	3,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	3,  // 10: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	3,  // 11: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 12: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	32, // 13: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 14: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 15: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	1,  // 16: casebridge.liaison.v1.RoleGrant.state:type_name -> casebridge.liaison.v1.RoleGrantState
-	31, // 17: casebridge.liaison.v1.RoleGrant.decide_time:type_name -> google.protobuf.Timestamp
-	31, // 18: casebridge.liaison.v1.RoleGrant.create_time:type_name -> google.protobuf.Timestamp
-	31, // 19: casebridge.liaison.v1.RoleGrant.update_time:type_name -> google.protobuf.Timestamp
-	18, // 20: casebridge.liaison.v1.CreateRoleGrantRequest.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	18, // 21: casebridge.liaison.v1.CreateRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	1,  // 22: casebridge.liaison.v1.ListRoleGrantsRequest.state:type_name -> casebridge.liaison.v1.RoleGrantState
-	18, // 23: casebridge.liaison.v1.ListRoleGrantsResponse.role_grants:type_name -> casebridge.liaison.v1.RoleGrant
-	18, // 24: casebridge.liaison.v1.ApproveRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	18, // 25: casebridge.liaison.v1.RejectRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	4,  // 26: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	6,  // 27: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	8,  // 28: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
-	10, // 29: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	12, // 30: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	14, // 31: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	19, // 32: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:input_type -> casebridge.liaison.v1.CreateRoleGrantRequest
-	21, // 33: casebridge.liaison.v1.DirectoryService.ListRoleGrants:input_type -> casebridge.liaison.v1.ListRoleGrantsRequest
-	23, // 34: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:input_type -> casebridge.liaison.v1.ApproveRoleGrantRequest
-	25, // 35: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:input_type -> casebridge.liaison.v1.RejectRoleGrantRequest
-	27, // 36: casebridge.liaison.v1.DirectoryService.SignOut:input_type -> casebridge.liaison.v1.SignOutRequest
-	29, // 37: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:input_type -> casebridge.liaison.v1.SignOutEverywhereRequest
-	16, // 38: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	5,  // 39: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	7,  // 40: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	9,  // 41: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
-	11, // 42: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	13, // 43: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	15, // 44: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	20, // 45: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:output_type -> casebridge.liaison.v1.CreateRoleGrantResponse
-	22, // 46: casebridge.liaison.v1.DirectoryService.ListRoleGrants:output_type -> casebridge.liaison.v1.ListRoleGrantsResponse
-	24, // 47: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:output_type -> casebridge.liaison.v1.ApproveRoleGrantResponse
-	26, // 48: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:output_type -> casebridge.liaison.v1.RejectRoleGrantResponse
-	28, // 49: casebridge.liaison.v1.DirectoryService.SignOut:output_type -> casebridge.liaison.v1.SignOutResponse
-	30, // 50: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:output_type -> casebridge.liaison.v1.SignOutEverywhereResponse
-	17, // 51: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	39, // [39:52] is the sub-list for method output_type
-	26, // [26:39] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	3,  // 10: casebridge.liaison.v1.GetUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 11: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	3,  // 12: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 13: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	34, // 14: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 15: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 16: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	1,  // 17: casebridge.liaison.v1.RoleGrant.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	33, // 18: casebridge.liaison.v1.RoleGrant.decide_time:type_name -> google.protobuf.Timestamp
+	33, // 19: casebridge.liaison.v1.RoleGrant.create_time:type_name -> google.protobuf.Timestamp
+	33, // 20: casebridge.liaison.v1.RoleGrant.update_time:type_name -> google.protobuf.Timestamp
+	20, // 21: casebridge.liaison.v1.CreateRoleGrantRequest.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 22: casebridge.liaison.v1.CreateRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	1,  // 23: casebridge.liaison.v1.ListRoleGrantsRequest.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	20, // 24: casebridge.liaison.v1.ListRoleGrantsResponse.role_grants:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 25: casebridge.liaison.v1.ApproveRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 26: casebridge.liaison.v1.RejectRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	4,  // 27: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	6,  // 28: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	8,  // 29: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	10, // 30: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	12, // 31: casebridge.liaison.v1.DirectoryService.GetUser:input_type -> casebridge.liaison.v1.GetUserRequest
+	14, // 32: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	16, // 33: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	21, // 34: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:input_type -> casebridge.liaison.v1.CreateRoleGrantRequest
+	23, // 35: casebridge.liaison.v1.DirectoryService.ListRoleGrants:input_type -> casebridge.liaison.v1.ListRoleGrantsRequest
+	25, // 36: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:input_type -> casebridge.liaison.v1.ApproveRoleGrantRequest
+	27, // 37: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:input_type -> casebridge.liaison.v1.RejectRoleGrantRequest
+	29, // 38: casebridge.liaison.v1.DirectoryService.SignOut:input_type -> casebridge.liaison.v1.SignOutRequest
+	31, // 39: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:input_type -> casebridge.liaison.v1.SignOutEverywhereRequest
+	18, // 40: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	5,  // 41: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	7,  // 42: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	9,  // 43: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	11, // 44: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	13, // 45: casebridge.liaison.v1.DirectoryService.GetUser:output_type -> casebridge.liaison.v1.GetUserResponse
+	15, // 46: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	17, // 47: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	22, // 48: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:output_type -> casebridge.liaison.v1.CreateRoleGrantResponse
+	24, // 49: casebridge.liaison.v1.DirectoryService.ListRoleGrants:output_type -> casebridge.liaison.v1.ListRoleGrantsResponse
+	26, // 50: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:output_type -> casebridge.liaison.v1.ApproveRoleGrantResponse
+	28, // 51: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:output_type -> casebridge.liaison.v1.RejectRoleGrantResponse
+	30, // 52: casebridge.liaison.v1.DirectoryService.SignOut:output_type -> casebridge.liaison.v1.SignOutResponse
+	32, // 53: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:output_type -> casebridge.liaison.v1.SignOutEverywhereResponse
+	19, // 54: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -2113,7 +2220,7 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

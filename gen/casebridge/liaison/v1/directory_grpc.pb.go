@@ -27,6 +27,7 @@ const (
 	DirectoryService_GetAgency_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/GetAgency"
 	DirectoryService_GetCurrentUser_FullMethodName    = "/casebridge.liaison.v1.DirectoryService/GetCurrentUser"
 	DirectoryService_ListUsers_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/ListUsers"
+	DirectoryService_GetUser_FullMethodName           = "/casebridge.liaison.v1.DirectoryService/GetUser"
 	DirectoryService_CreateUser_FullMethodName        = "/casebridge.liaison.v1.DirectoryService/CreateUser"
 	DirectoryService_UpdateUser_FullMethodName        = "/casebridge.liaison.v1.DirectoryService/UpdateUser"
 	DirectoryService_CreateRoleGrant_FullMethodName   = "/casebridge.liaison.v1.DirectoryService/CreateRoleGrant"
@@ -55,6 +56,8 @@ type DirectoryServiceClient interface {
 	GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
+	// GetUser returns one user of an agency (members of that agency only).
+	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
 	// identity-provider subject on the user's first sign-in.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
@@ -130,6 +133,16 @@ func (c *directoryServiceClient) ListUsers(ctx context.Context, in *ListUsersReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUsersResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_ListUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUserResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_GetUser_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +256,8 @@ type DirectoryServiceServer interface {
 	GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
+	// GetUser returns one user of an agency (members of that agency only).
+	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
 	// identity-provider subject on the user's first sign-in.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
@@ -295,6 +310,9 @@ func (UnimplementedDirectoryServiceServer) GetCurrentUser(context.Context, *GetC
 }
 func (UnimplementedDirectoryServiceServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
+}
+func (UnimplementedDirectoryServiceServer) GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
 }
 func (UnimplementedDirectoryServiceServer) CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
@@ -412,6 +430,24 @@ func _DirectoryService_ListUsers_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).ListUsers(ctx, req.(*ListUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_GetUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetUser(ctx, req.(*GetUserRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -600,6 +636,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListUsers",
 			Handler:    _DirectoryService_ListUsers_Handler,
+		},
+		{
+			MethodName: "GetUser",
+			Handler:    _DirectoryService_GetUser_Handler,
 		},
 		{
 			MethodName: "CreateUser",
