@@ -100,6 +100,13 @@ func TestIssuerCannotSpeakForAnotherAgency(t *testing.T) {
 	aud := s.Do(t, "aud.ellis@csp.example", "GET", "/v1/audit/events?pageSize=100", nil)
 	require.Equal(t, http.StatusOK, aud.Status)
 	require.Contains(t, string(aud.Raw), "mallory@evil.example")
+	reasons := 0
+	for _, e := range aud.List("events") {
+		if e["reason"] == "issuer hartford-idp does not vouch for agency CTCSP0000" {
+			reasons++
+		}
+	}
+	require.GreaterOrEqual(t, reasons, 4, "the reason reaches the auditor")
 
 	// Attack 2: taking over an account created in advance by naming its
 	// e-mail. A CSP account waiting for its first sign-in is not bound by
@@ -266,6 +273,17 @@ func TestPrivilegedRolesNeedASecondAdmin(t *testing.T) {
 		WHERE agency_id = $1 AND method = 'ApproveRoleGrant' AND outcome = 'ALLOWED'`, csp).Scan(&before, &after))
 	require.Equal(t, []string{"detective"}, before)
 	require.Equal(t, []string{"auditor", "detective"}, after)
+	trail := s.Do(t, "aud.ellis@csp.example", "GET", "/v1/audit/events?pageSize=100", nil)
+	require.Equal(t, http.StatusOK, trail.Status)
+	found := false
+	for _, e := range trail.List("events") {
+		if e["method"] == "ApproveRoleGrant" && e["outcome"] == "ALLOWED" {
+			require.Equal(t, []any{"detective"}, e["rolesBefore"])
+			require.Equal(t, []any{"auditor", "detective"}, e["rolesAfter"])
+			found = true
+		}
+	}
+	require.True(t, found, "the auditor reads the role change in the trail")
 
 	// Removing a privileged role, or adding a plain one, needs one admin
 	// and is applied at once — audited all the same.
