@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +26,9 @@ type serveFlags struct {
 	devIssuer                                                                 bool
 	oidcIssuers                                                               []string
 	oidcAudience, agencyClaim, rolesClaim                                     string
+	oidcAgencies, oidcRoleMap                                                 []string
+	oidcStateWide, oidcRequireMFA                                             bool
+	issuersFile                                                               string
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
@@ -36,7 +41,12 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 		fs.StringArrayVar(&f.oidcIssuers, "oidc-issuer", nil, "trusted OIDC issuer URL (repeatable)")
 		fs.StringVar(&f.oidcAudience, "oidc-audience", "", "audience the OIDC tokens must carry")
 		fs.StringVar(&f.agencyClaim, "oidc-agency-claim", "ori", "claim carrying the user's agency ORI")
-		fs.StringVar(&f.rolesClaim, "oidc-roles-claim", "roles", "claim carrying the user's roles")
+		fs.StringVar(&f.rolesClaim, "oidc-roles-claim", "roles", "claim carrying the user's IdP groups or roles (mapped by --oidc-role-map)")
+		fs.StringSliceVar(&f.oidcAgencies, "oidc-agencies", nil, "ORIs the --oidc-issuer vouches for (comma-separated), or * with --oidc-state-wide; required with --oidc-issuer")
+		fs.BoolVar(&f.oidcStateWide, "oidc-state-wide", false, "the --oidc-issuer is a state-wide IdP vouching for every agency (--oidc-agencies='*')")
+		fs.StringArrayVar(&f.oidcRoleMap, "oidc-role-map", nil, "IdP group or role = Casebridge role, as GROUP=ROLE (repeatable); unmapped groups are ignored; without it roles never come from tokens")
+		fs.BoolVar(&f.oidcRequireMFA, "oidc-require-mfa", false, "refuse --oidc-issuer tokens whose amr shows no second factor")
+		fs.StringVar(&f.issuersFile, "issuers", "", "YAML file of trusted OIDC issuers, each bound to the agencies it vouches for (see README, Identity)")
 		fs.StringVar(&f.webClientID, "oidc-client-id", "", "OIDC client id of the web application at the first --oidc-issuer (add it to --oidc-audience); without it and without --dev-issuer the web application is off")
 		fs.StringVar(&f.webClientSecret, "oidc-client-secret", "", "OIDC client secret of the web application (optional: PKCE public client)")
 		fs.StringToStringVar(&f.upstreams, "upstream", nil, "where a service runs when not in this process, as name=host:port (repeatable; default --grpc-addr)")
@@ -67,9 +77,23 @@ func (f *serveFlags) config() app.Config {
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
+	cfg.IssuersFile = f.issuersFile
+	var roleMap map[string][]string
+	for _, m := range f.oidcRoleMap {
+		group, role, _ := strings.Cut(m, "=")
+		if roleMap == nil {
+			roleMap = map[string][]string{}
+		}
+		if role = strings.TrimSpace(role); role != "" {
+			roleMap[group] = append(roleMap[group], role)
+		} else {
+			roleMap[group] = roleMap[group][:0:0] // "GROUP" without "=ROLE": Validate refuses it
+		}
+	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{
 			Name: u, URL: u, Audience: f.oidcAudience, AgencyClaim: f.agencyClaim, RolesClaim: f.rolesClaim,
+			Agencies: slices.Clone(f.oidcAgencies), StateWide: f.oidcStateWide, RoleMap: roleMap, RequireMFA: f.oidcRequireMFA,
 		})
 	}
 	return cfg

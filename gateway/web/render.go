@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -67,7 +69,7 @@ func label(v any) string {
 	s := fmt.Sprint(v)
 	for _, p := range []string{"STATUS_", "CLASSIFICATION_", "PRIORITY_", "RELATION_", "REFERRAL_KIND_", "REFERRAL_STATE_",
 		"HELP_WANTED_", "URGENCY_", "REFERRAL_REASON_", "SHARE_RELATION_", "KIND_", "CUSTODY_ACTION_", "NOTE_KIND_",
-		"DISPOSITION_", "LEGAL_AUTHORITY_TYPE_", "AGENCY_KIND_", "DATA_CATEGORY_", "CHANNEL_"} {
+		"DISPOSITION_", "LEGAL_AUTHORITY_TYPE_", "AGENCY_KIND_", "DATA_CATEGORY_", "CHANNEL_", "ROLE_GRANT_STATE_"} {
 		if strings.HasPrefix(s, p) {
 			s = strings.TrimPrefix(s, p)
 			break
@@ -105,7 +107,15 @@ func parsePages() (map[string]*template.Template, error) {
 
 // render writes page with data. It renders into a buffer first, so a
 // template error never sends half a page.
+//
+// A page whose API call answered that the sign-in is no longer valid (the
+// token was signed out, the user deactivated or signed out everywhere) is
+// not rendered: the browser is sent to sign in, whichever page it was.
 func (a *App) render(w http.ResponseWriter, r *http.Request, code int, page string, s *session, data map[string]any) {
+	if s != nil && signedOutBy(data) {
+		a.fail(w, r, s, status.Error(codes.Unauthenticated, "session ended"))
+		return
+	}
 	t, ok := a.pages[page]
 	if !ok {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -121,4 +131,22 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, page stri
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// signedOutBy reports whether a page's data holds an API refusal of the
+// session's token.
+func signedOutBy(data map[string]any) bool {
+	for _, v := range data {
+		var p *problem
+		switch v := v.(type) {
+		case *problem:
+			p = v
+		case section:
+			p = v.Problem
+		}
+		if p != nil && p.Code == codes.Unauthenticated {
+			return true
+		}
+	}
+	return false
 }

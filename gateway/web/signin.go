@@ -11,6 +11,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 )
@@ -135,15 +137,40 @@ func (a *App) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// signout ends the session (POST, with the CSRF token).
-func (a *App) signout(w http.ResponseWriter, r *http.Request, _ *session) {
+// signout ends the session (POST, with the CSRF token) on the server too:
+// the API revokes the session's token, so a copy of the cookie replayed
+// later is sent to sign in. Should the API not answer, the cookie is still
+// cleared and the page says the sign-out was not recorded.
+func (a *App) signout(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	_, err := a.directory.SignOut(ctx, &liaisonv1.SignOutRequest{})
+	a.endSession(w, r, "/signout", err)
+}
+
+// signoutEverywhere ends every session and API token of the user, on every
+// device.
+func (a *App) signoutEverywhere(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	_, err := a.directory.SignOutEverywhere(ctx, &liaisonv1.SignOutEverywhereRequest{})
+	a.endSession(w, r, "/signout?everywhere=1", err)
+}
+
+func (a *App) endSession(w http.ResponseWriter, r *http.Request, target string, err error) {
 	a.clearCookie(w, r, sessionCookie)
-	a.leave(w, r, "/signout")
+	if err != nil && status.Code(err) != codes.Unauthenticated { // already ended: nothing to record
+		a.logger.Warn("web: sign-out not recorded by the API", "err", err)
+		target = "/signout?unrecorded=1"
+	}
+	a.leave(w, r, target)
 }
 
 // signedOut is the page after sign-out.
 func (a *App) signedOut(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "signin", nil, map[string]any{"SignedOut": true})
+	q := r.URL.Query()
+	a.render(w, r, http.StatusOK, "signin", nil, map[string]any{"SignedOut": true,
+		"Everywhere": q.Get("everywhere") != "", "Unrecorded": q.Get("unrecorded") != ""})
 }
 
 // localPath keeps only same-site paths ("/cases?x"), never "//host", a URL,

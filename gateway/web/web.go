@@ -8,7 +8,11 @@
 // apply exactly as for API calls, and it never touches the database. Sign-in
 // is the OIDC authorization-code flow with PKCE (signin.go); the session is a
 // sealed cookie (session.go), locked after 30 minutes idle; every
-// state-changing request carries a CSRF token.
+// state-changing request carries a CSRF token. The cookie holds the user's
+// token, which the API checks on every call, so a session ends on the
+// server: signing out revokes the token (DirectoryService.SignOut), "sign
+// out everywhere" and deactivation end every token issued before
+// (sessions_valid_after), and the next page sends the browser to sign in.
 package web
 
 import (
@@ -158,6 +162,7 @@ func (a *App) routes() {
 	m.HandleFunc("GET /signin/callback", a.callback)
 	m.HandleFunc("GET /signout", a.signedOut)
 	m.Handle("POST /signout", a.auth(a.signout))
+	m.Handle("POST /signout/everywhere", a.auth(a.signoutEverywhere))
 
 	m.Handle("GET /{$}", a.auth(a.myWork))
 	m.Handle("GET /chart.svg", a.auth(a.chartSVG))
@@ -181,6 +186,10 @@ func (a *App) routes() {
 	m.Handle("POST /referrals/{id}/{action}", a.auth(a.referralAction))
 	m.Handle("GET /agencies", a.auth(a.listAgencies))
 	m.Handle("GET /agencies/{id}", a.auth(a.showAgency))
+	m.Handle("GET /users", a.auth(a.listUsers))
+	m.Handle("POST /users", a.auth(a.createUser))
+	m.Handle("GET /users/{id}", a.auth(a.showUser))
+	m.Handle("POST /users/{id}/{action}", a.auth(a.userAction))
 	m.Handle("GET /audit", a.auth(a.auditPage))
 	m.Handle("GET /audit/cases/{id}/csv", a.auth(a.auditCSV))
 	a.mux = m

@@ -54,9 +54,12 @@ type Config struct {
 	// PublicURL is the gateway's base URL as clients see it; the development
 	// issuer's URL derives from it. Default: http://<HTTP listen address>.
 	PublicURL string
-	// Issuers are the trusted OIDC issuers (besides the development one).
-	Issuers    []auth.IssuerConfig
-	PolicyFile string
+	// Issuers are the trusted OIDC issuers (besides the development one),
+	// from the --oidc-* flags; IssuersFile (--issuers) adds those of a YAML
+	// file (auth.LoadIssuersFile), read by Validate.
+	Issuers     []auth.IssuerConfig
+	IssuersFile string
+	PolicyFile  string
 	// Upstreams maps service name to gRPC address for a gateway running
 	// apart from its services. Default: every service at GRPCAddr.
 	Upstreams map[string]string
@@ -93,8 +96,16 @@ func (c *Config) Validate() error {
 	if c.runsServices() && c.DatabaseURL == "" {
 		return errors.New("--database-url (CASEBRIDGE_DATABASE_URL or DATABASE_URL) is required")
 	}
+	if c.IssuersFile != "" {
+		fromFile, err := auth.LoadIssuersFile(c.IssuersFile)
+		if err != nil {
+			return err
+		}
+		c.Issuers = append(c.Issuers, fromFile...)
+		c.IssuersFile = "" // read once: Validate may run again
+	}
 	if c.runsServices() && !c.DevIssuer && len(c.Issuers) == 0 {
-		return errors.New("no token issuer: set --oidc-issuer and --oidc-audience, or --dev-issuer")
+		return errors.New("no token issuer: set --issuers FILE, or --oidc-issuer, --oidc-audience and --oidc-agencies, or --dev-issuer")
 	}
 	if c.DevIssuer && c.DataDir == "" {
 		return errors.New("--dev-issuer needs --data-dir for its signing key")
@@ -102,7 +113,7 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return auth.ValidateIssuers(c.Issuers)
+	return auth.ValidateIssuers(c.Issuers, authz.Roles...)
 }
 
 func (c *Config) runsServices() bool { return c.Target != "gateway" }
@@ -197,10 +208,10 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	}
 	issuers := slices.Clone(cfg.Issuers)
 	if dev != nil {
-		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience, BindByEmail: true})
+		issuers = append(issuers, devIssuerConfig(a.issuerRL))
 	}
-	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool),
-		auth.WithLogger(cfg.Logger), auth.WithKnownRoles(authz.Roles...))
+	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger),
+		auth.WithRejectionObserver(a.auditRejection), auth.WithChangeRecorder(recordRoleChange))
 	a.audit = audit.NewWriter(a.pool, cfg.Logger)
 	auditor := audit.Interceptor(a.audit)
 	if cfg.DisableAudit {

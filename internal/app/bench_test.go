@@ -152,3 +152,43 @@ func seedViewer(b *testing.B, s *apptest.System, agency string, n int) {
 	require.NoError(b, rows.Err())
 	require.NoError(b, pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return authz.SeedGrants(ctx, tx, gs) }))
 }
+
+// BenchmarkResolveUser is the directory query every authenticated request
+// runs (issue 13 added the revocation checks to it: a revoked token by
+// SHA-256, sessions_valid_after), with 10,000 revoked tokens on file.
+func BenchmarkResolveUser(b *testing.B) {
+	s := apptest.Start(b)
+	ctx := context.Background()
+	alvarez := demo.UserID("det.alvarez@csp.example")
+	rows := make([][]any, 10000)
+	for i := range rows {
+		h := make([]byte, 32)
+		for j := range h {
+			h[j] = byte(rand.IntN(256))
+		}
+		rows[i] = []any{h, alvarez, time.Now().Add(time.Hour)}
+	}
+	_, err := s.Pool.CopyFrom(ctx, pgx.Identifier{"liaison", "revoked_tokens"}, []string{"token_sha256", "user_id", "expire_time"}, pgx.CopyFromRows(rows))
+	require.NoError(b, err)
+	dir := auth.NewPostgresDirectory(s.Pool)
+	c := &auth.Claims{Issuer: "dev", Subject: "det.alvarez@csp.example", IssuedAt: time.Now(), TokenHash: make([]byte, 32)}
+	b.Run("with-revocation", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := dir.ResolveUser(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The query as it was before issue 13, for comparison on this machine.
+	b.Run("before-issue-13", func(b *testing.B) {
+		var p auth.Principal
+		for b.Loop() {
+			if err := s.Pool.QueryRow(ctx, `SELECT u.id::text, u.email, u.display_name, u.roles, a.id::text, a.ori, a.name, a.kind
+				FROM liaison.users u JOIN liaison.agencies a ON a.id = u.agency_id
+				WHERE u.issuer = $1 AND u.subject = $2 AND u.active AND a.active`, c.Issuer, c.Subject).Scan(
+				&p.UserID, &p.Email, &p.DisplayName, &p.Roles, &p.AgencyID, &p.AgencyORI, &p.AgencyName, &p.AgencyKind); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -39,7 +39,9 @@ func newStateIdP(t *testing.T) *stateIdP {
 }
 
 func (s *stateIdP) config() auth.IssuerConfig {
-	return auth.IssuerConfig{Name: "state-idp", URL: s.url, Audience: "casebridge", AgencyClaim: "ori", RolesClaim: "groups"}
+	return auth.IssuerConfig{Name: "state-idp", URL: s.url, Audience: "casebridge", AgencyClaim: "ori", RolesClaim: "groups",
+		Agencies: []string{auth.StateWide}, StateWide: true,
+		RoleMap: map[string][]string{"detective": {"detective"}, "supervisor": {"supervisor"}}}
 }
 
 func (s *stateIdP) token(t *testing.T, edit func(map[string]any)) string {
@@ -64,8 +66,8 @@ func TestOIDCProvisioningAndTokenRejections(t *testing.T) {
 	s := apptest.Start(t, func(c *app.Config) { c.Issuers = []auth.IssuerConfig{idp.config()} })
 	ctx := context.Background()
 
-	// First sight: provisioned in the agency the token names, with the known
-	// roles among its groups.
+	// First sight: provisioned in the agency the token names, with the
+	// mapped roles among its groups.
 	r := s.Do(t, "", "GET", "/v1/cases", nil, bearer(idp.token(t, nil))...)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	var roles []string
@@ -156,8 +158,17 @@ func TestDirectoryAdministration(t *testing.T) {
 	require.Equal(t, false, d.Get("active"))
 	require.Equal(t, http.StatusUnauthorized, s.Do(t, "", "GET", "/v1/cases", nil, bearer(tok)...).Status)
 
-	// Reactivate with PATCH.
+	// Reactivate with PATCH: the tokens held before the deactivation stay
+	// refused (their sessions ended with it); a new sign-in works.
 	p := s.Do(t, "admin@csp.example", "PATCH", "/v1/agencies/"+csp+"/users/"+alvarez, map[string]any{"active": true})
 	require.Equal(t, http.StatusOK, p.Status, string(p.Raw))
-	require.Equal(t, http.StatusOK, s.Do(t, "", "GET", "/v1/cases", nil, bearer(tok)...).Status)
+	require.Equal(t, http.StatusUnauthorized, s.Do(t, "", "GET", "/v1/cases", nil, bearer(tok)...).Status)
+	nextSecond()
+	require.Equal(t, http.StatusOK, s.Do(t, "det.alvarez@csp.example", "GET", "/v1/cases", nil).Status)
+}
+
+// nextSecond waits for the next whole second: tokens carry "iat" in whole
+// seconds, and one issued in the second its sessions were ended is refused.
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -169,6 +170,28 @@ var calls = map[string]func(f *fixture) call{
 		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + ":deactivate", map[string]any{},
 			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
 	},
+	"DirectoryService.GetUser": func(f *fixture) call {
+		return call{"GET", "/v1/agencies/" + f.target + "/users/" + f.targetUser(), nil,
+			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
+	},
+	"DirectoryService.CreateRoleGrant": func(f *fixture) call {
+		return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + "/roleGrants",
+			map[string]any{"roles": []string{"detective", "liaison"}},
+			fmt.Sprintf(`{"agencyId": %q, "userId": %q, "roleGrant": {"roles": ["detective", "liaison"]}}`, f.target, f.targetID)}
+	},
+	"DirectoryService.ListRoleGrants": func(f *fixture) call {
+		return call{"GET", "/v1/agencies/" + f.target + "/users/" + f.targetUser() + "/roleGrants", nil,
+			fmt.Sprintf(`{"agencyId": %q, "userId": %q}`, f.target, f.targetID)}
+	},
+	"DirectoryService.ApproveRoleGrant": func(f *fixture) call { return roleGrantAction(f, "approve") },
+	"DirectoryService.RejectRoleGrant":  func(f *fixture) call { return roleGrantAction(f, "reject") },
+	"DirectoryService.SignOut":          func(f *fixture) call { return call{"POST", "/v1/me:signOut", map[string]any{}, `{}`} },
+	"DirectoryService.SignOutEverywhere": func(f *fixture) call {
+		// The previous transport's row ended every token of this user issued
+		// until then, in whole seconds: mint this row's in the next second.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+		return call{"POST", "/v1/me:signOutEverywhere", map[string]any{}, `{}`}
+	},
 	// ReferralService rows: relation member = the user's agency sent the
 	// referral, recipient = it was sent to the user's agency, other =
 	// between two other agencies (see referralItem).
@@ -228,6 +251,21 @@ func (f *fixture) targetUser() string {
 		}
 	}
 	return f.targetID
+}
+
+// roleGrantAction decides a pending supervisor grant for a user of the
+// target agency, proposed by someone other than the caller.
+func roleGrantAction(f *fixture, verb string) call {
+	id := uuid.NewString()
+	_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO liaison.role_grants (id, agency_id, user_id, roles, previous_roles,
+		state, proposer_id, proposer_email, create_time, update_time)
+		VALUES ($1, $2, $3, '{detective,supervisor}', '{detective}', 'PENDING', gen_random_uuid(), 'other.admin@matrix.example', now(), now())`,
+		id, f.target, f.targetUser())
+	if err != nil {
+		panic(err)
+	}
+	return call{"POST", "/v1/agencies/" + f.target + "/users/" + f.targetID + "/roleGrants/" + id + ":" + verb, map[string]any{},
+		fmt.Sprintf(`{"agencyId": %q, "userId": %q, "grantId": %q}`, f.target, f.targetID, id)}
 }
 
 // grant gives agency rel on the fixture's case (led by CSP) with a

@@ -45,6 +45,9 @@ var Users = []User{
 	{"ev.diaz@csp.example", "csp", "Evidence Tech. Ana Diaz", []string{"evidence_custodian"}},
 	{"aud.ellis@csp.example", "csp", "Auditor Sam Ellis", []string{"auditor"}},
 	{"admin@csp.example", "csp", "CSP Administrator", []string{"admin"}},
+	// A second admin, so the two-person rule for privileged roles (issue
+	// 13) can be walked through: one proposes, the other approves.
+	{"adm.ford@csp.example", "csp", "Adm. Pat Ford", []string{"admin"}},
 	{"ofc.evans@hartford.example", "hartford", "Ofc. Tom Evans", []string{"detective"}},
 	{"sgt.fox@hartford.example", "hartford", "Sgt. Dana Fox", []string{"supervisor"}},
 	{"det.foster@newhaven.example", "newhaven", "Det. Lee Foster", []string{"detective"}},

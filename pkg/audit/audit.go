@@ -76,6 +76,14 @@ type Event struct {
 	// first records were written: omitted when empty, so the canonical
 	// form of every older record is unchanged.
 	ListedCaseIDs []string `json:"listedCaseIds,omitempty"`
+	// RolesBefore and RolesAfter name a user's roles before and after a
+	// role change (role names are not sensitive, so they are in clear);
+	// Reason says why a call was refused where the status code alone does
+	// not (an issuer speaking for an agency it does not vouch for). Added
+	// with issue 13, omitted when empty like ListedCaseIDs.
+	RolesBefore []string `json:"rolesBefore,omitempty"`
+	RolesAfter  []string `json:"rolesAfter,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
 }
 
 // call is the per-request state the interceptor keeps in the context.

@@ -107,9 +107,10 @@ const (
 	insertSQL    = `INSERT INTO audit.events (agency_id, seq, id, event_time, request_id, user_id,
 		user_email, agency_ori, roles, client_addr, user_agent, service, method, action, resource_type,
 		resource_id, case_id, outcome, status_code, purpose, recipient_agency_id, changes, prev_hash, hash,
-		listed_case_ids)
+		listed_case_ids, roles_before, roles_after, reason)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24, $25::uuid[])`
+		NULLIF($17, '')::uuid, $18, $19, $20, NULLIF($21, '')::uuid, $22, $23, $24, $25::uuid[],
+		$26::text[], $27::text[], $28)`
 )
 
 // appendPipelined does what appendEvents does in two round trips however
@@ -172,10 +173,12 @@ func insertArgs(e *Event, prev, h []byte) []any {
 	}
 	return []any{e.AgencyID, e.Seq, e.ID, e.Time, e.RequestID, e.UserID, e.UserEmail, e.AgencyORI, nonNil(e.Roles),
 		e.ClientAddr, e.UserAgent, e.Service, e.Method, e.Action, e.ResourceType, e.ResourceID, e.CaseID,
-		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h, listed(e.ListedCaseIDs)}
+		e.Outcome, e.StatusCode, e.Purpose, e.RecipientAgencyID, changes, prev, h, listed(e.ListedCaseIDs),
+		listed(e.RolesBefore), listed(e.RolesAfter), e.Reason}
 }
 
-// listed is the listed_case_ids column: NULL when the call listed nothing.
+// listed is an optional array column (listed_case_ids, roles_before,
+// roles_after): NULL when empty.
 func listed(ids []string) any {
 	if len(ids) == 0 {
 		return nil
@@ -193,11 +196,23 @@ func normalize(e *Event) {
 		*f = canonicalUUID(*f)
 	}
 	for _, f := range []*string{&e.RequestID, &e.UserEmail, &e.AgencyORI, &e.ClientAddr, &e.UserAgent,
-		&e.Service, &e.Method, &e.Action, &e.ResourceType, &e.ResourceID, &e.Outcome, &e.StatusCode, &e.Purpose} {
+		&e.Service, &e.Method, &e.Action, &e.ResourceType, &e.ResourceID, &e.Outcome, &e.StatusCode, &e.Purpose,
+		&e.Reason} {
 		*f = cleanText(*f)
 	}
 	for i := range e.Roles {
 		e.Roles[i] = cleanText(e.Roles[i])
+	}
+	for _, rs := range [][]string{e.RolesBefore, e.RolesAfter} {
+		for i := range rs {
+			rs[i] = cleanText(rs[i])
+		}
+	}
+	if len(e.RolesBefore) == 0 {
+		e.RolesBefore = nil
+	}
+	if len(e.RolesAfter) == 0 {
+		e.RolesAfter = nil
 	}
 	for i := range e.Changes {
 		e.Changes[i].Field, e.Changes[i].Hash = cleanText(e.Changes[i].Field), cleanText(e.Changes[i].Hash)

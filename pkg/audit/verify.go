@@ -16,7 +16,8 @@ import (
 // query may prefix them with a table alias through ColumnsOf.
 const Columns = `agency_id, seq, id, event_time, request_id, user_id, user_email, agency_ori, roles,
 	client_addr, user_agent, service, method, action, resource_type, resource_id, case_id, outcome,
-	status_code, purpose, recipient_agency_id, changes, prev_hash, hash, listed_case_ids::text[]`
+	status_code, purpose, recipient_agency_id, changes, prev_hash, hash, listed_case_ids::text[],
+	roles_before, roles_after, reason`
 
 // Stored is one row of audit.events: the Event exactly as it was hashed,
 // with the chain hashes stored beside it.
@@ -36,7 +37,7 @@ func ScanEvent(row pgx.Row, extra ...any) (*Stored, error) {
 	dest := []any{&s.AgencyID, &s.Seq, &s.ID, &s.Time, &s.RequestID, &userID, &s.UserEmail, &s.AgencyORI,
 		&s.Roles, &s.ClientAddr, &s.UserAgent, &s.Service, &s.Method, &s.Action, &s.ResourceType,
 		&s.ResourceID, &caseID, &s.Outcome, &s.StatusCode, &s.Purpose, &recipient, &changes, &s.PrevHash, &s.Hash,
-		&s.ListedCaseIDs}
+		&s.ListedCaseIDs, &s.RolesBefore, &s.RolesAfter, &s.Reason}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, postgres.Translate(err)
 	}

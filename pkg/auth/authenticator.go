@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -36,8 +37,8 @@ type Authenticator struct {
 	logger           *slog.Logger
 	now              func() time.Time
 	discoveryTimeout time.Duration
-	// roles are the role names provisioning accepts from claims.
-	roles []string
+	observe          func(context.Context, Rejection)
+	record           ChangeRecorder
 	// verified remembers tokens already verified (see verifiedTokens).
 	verified verifiedTokens
 }
@@ -64,11 +65,19 @@ func WithLogger(l *slog.Logger) Option {
 	return func(a *Authenticator) { a.logger = l }
 }
 
-// WithKnownRoles sets the role names that provisioning and role sync accept
-// from an issuer's roles claim; others are ignored. Without it, roles are
-// never taken from claims.
-func WithKnownRoles(roles ...string) Option {
-	return func(a *Authenticator) { a.roles = roles }
+// WithRejectionObserver sets a function told of every refused token with
+// the reason and what the token claimed, so the audit record of the refused
+// call can say why (the audit package depends on this one, so it cannot be
+// called from here directly).
+func WithRejectionObserver(fn func(context.Context, Rejection)) Option {
+	return func(a *Authenticator) { a.observe = fn }
+}
+
+// WithChangeRecorder sets the function provisioning calls, inside its
+// transaction, for every account it creates, binds or whose roles it
+// changes; an error aborts the change (no unaudited role change).
+func WithChangeRecorder(fn ChangeRecorder) Option {
+	return func(a *Authenticator) { a.record = fn }
 }
 
 // WithClock sets the clock used for exp and nbf checks (tests).
@@ -94,6 +103,8 @@ func NewAuthenticator(issuers []IssuerConfig, dir Directory, opts ...Option) *Au
 		discoveryTimeout: defaultDiscoveryTimeout,
 	}
 	for _, c := range issuers {
+		c.normalize()
+		c.Agencies = slices.Clone(c.Agencies)
 		a.issuers[c.URL] = &trustedIssuer{cfg: c}
 	}
 	for _, o := range opts {
@@ -106,23 +117,25 @@ func NewAuthenticator(issuers []IssuerConfig, dir Directory, opts ...Option) *Au
 // vouches for. Errors wrap ErrUnauthenticated (bad or unknown credentials; the
 // text is fit for the caller), ErrUnavailable (directory or issuer
 // unreachable), or are ctx's error.
+//
+// The issuer must vouch for the agency: a token whose agency claim names
+// another is refused before the directory is read (so nothing is
+// provisioned), and so is a token resolving to a user of an agency the
+// issuer does not vouch for, however the account came to be bound.
 func (a *Authenticator) Authenticate(ctx context.Context, rawToken string) (*Principal, error) {
 	claims, err := a.VerifyToken(ctx, rawToken)
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.dir.ResolveUser(ctx, claims.Issuer, claims.Subject)
+	cfg := &a.issuers[claims.IssuerURL].cfg
+	p, err := a.dir.ResolveUser(ctx, claims)
 	prov, canProvision := a.dir.(Provisioner)
-	cfg := a.issuers[claims.IssuerURL].cfg
-	claimed := knownRoles(claims.Roles, a.roles)
-	if errors.Is(err, ErrUnknownUser) && canProvision {
-		p, err = prov.Provision(ctx, claims, claimed, cfg.BindByEmail)
-	} else if err == nil && canProvision && claims.Roles != nil && !slices.Equal(sortedCopy(p.Roles), claimed) {
-		// The identity provider is the source of truth for roles when it
-		// sends them: a role removed there is removed here at next sign-in.
-		err = prov.SyncRoles(ctx, p, claimed)
+	if errors.Is(err, ErrUnknownUser) && !errors.Is(err, ErrInactiveUser) && canProvision {
+		p, err = prov.Provision(ctx, claims, a.provisioning(cfg, claims), a.record)
 	}
 	switch {
+	case errors.Is(err, ErrSessionEnded):
+		return nil, unauthenticated("this sign-in has ended; sign in again", err)
 	case errors.Is(err, ErrUnknownAgency):
 		return nil, unauthenticated("unknown agency", err)
 	case errors.Is(err, ErrUnknownUser):
@@ -134,7 +147,71 @@ func (a *Authenticator) Authenticate(ctx context.Context, rawToken string) (*Pri
 	case p == nil:
 		return nil, fmt.Errorf("%w: directory returned no user and no error", ErrUnavailable)
 	}
+	if !cfg.vouchesFor(p.AgencyORI) {
+		return nil, refuseAgency(cfg, claims, p.AgencyORI,
+			fmt.Sprintf("issuer %s does not vouch for agency %s", cfg.Name, p.AgencyORI))
+	}
+	if claims.Agency != "" && !strings.EqualFold(claims.Agency, p.AgencyORI) {
+		return nil, refuseAgency(cfg, claims, claims.Agency,
+			fmt.Sprintf("the token names agency %s, the account belongs to %s", strings.ToUpper(claims.Agency), p.AgencyORI))
+	}
+	if mapped, ok := cfg.mapRoles(claims.Roles); ok && canProvision && !slices.Equal(sortedCopy(p.Roles), mapped) {
+		// Where an issuer maps roles, the identity provider is the source of
+		// truth for them: a group removed there is a role removed here at
+		// the next request.
+		if err := prov.SyncRoles(ctx, p, mapped, a.record); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w: syncing roles: %w", ErrUnavailable, err)
+		}
+	}
+	p.TokenHash, p.TokenExpiry = claims.TokenHash, claims.Expiry
 	return p, nil
+}
+
+// provisioning decides where a token not yet bound may bind or create an
+// account: only in an agency the issuer vouches for, the one the token
+// names or, for an issuer vouching for one agency, that one.
+func (a *Authenticator) provisioning(cfg *IssuerConfig, c *Claims) Provisioning {
+	pv := Provisioning{Agency: strings.ToUpper(c.Agency)}
+	if pv.Agency == "" {
+		pv.Agency = cfg.soleAgency()
+	}
+	pv.Roles, _ = cfg.mapRoles(c.Roles)
+	if pv.Roles == nil {
+		pv.Roles = []string{}
+	}
+	if c.Email == "" || !c.EmailVerified {
+		return pv
+	}
+	switch {
+	case pv.Agency != "":
+		pv.BindAgencies = []string{pv.Agency}
+	case cfg.BindByEmail:
+		pv.BindAnyAgency = cfg.StateWide
+		pv.BindAgencies = cfg.Agencies
+	}
+	return pv
+}
+
+// mapRoles maps a token's groups to Casebridge roles through the issuer's
+// mapping, sorted and unique. ok is false when the issuer maps no roles or
+// the token carries no roles claim: then roles are the directory's.
+func (c *IssuerConfig) mapRoles(groups []string) (roles []string, ok bool) {
+	if len(c.RoleMap) == 0 || groups == nil {
+		return nil, false
+	}
+	out := []string{}
+	for _, g := range groups {
+		for _, r := range c.RoleMap[g] {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, true
 }
 
 func sortedCopy(s []string) []string {
@@ -186,17 +263,19 @@ func (a *Authenticator) VerifyToken(ctx context.Context, rawToken string) (*Clai
 			return nil, unauthenticated("invalid token", err)
 		}
 	}
-	c, err := a.claims(ti.cfg, tok)
+	c, err := a.claims(&ti.cfg, tok)
 	if err != nil {
 		return nil, err
 	}
+	c.TokenHash = tokenHash(rawToken)
 	a.verified.put(rawToken, c, a.now())
 	cp := *c
 	return &cp, nil
 }
 
-// claims reads what go-oidc does not check or expose from a verified token.
-func (a *Authenticator) claims(cfg IssuerConfig, tok *oidc.IDToken) (*Claims, error) {
+// claims reads what go-oidc does not check or expose from a verified token,
+// and refuses what cannot identify anyone or what the issuer may not say.
+func (a *Authenticator) claims(cfg *IssuerConfig, tok *oidc.IDToken) (*Claims, error) {
 	var tc tokenClaims
 	var raw map[string]any
 	if err := tok.Claims(&tc); err != nil {
@@ -206,15 +285,18 @@ func (a *Authenticator) claims(cfg IssuerConfig, tok *oidc.IDToken) (*Claims, er
 		return nil, unauthenticated("malformed claims", err)
 	}
 	c := &Claims{
-		Issuer:    cfg.Name,
-		IssuerURL: tok.Issuer,
-		Subject:   tok.Subject,
-		Email:     tc.Email,
-		Agency:    stringClaim(raw, cfg.AgencyClaim),
-		Roles:     stringsClaim(raw, cfg.RolesClaim),
-		ID:        tc.ID,
-		IssuedAt:  tok.IssuedAt,
-		Expiry:    tok.Expiry,
+		Issuer:        cfg.Name,
+		IssuerURL:     tok.Issuer,
+		Subject:       tok.Subject,
+		Email:         stringClaim(raw, cfg.EmailClaim),
+		EmailVerified: tc.EmailVerified == nil || *tc.EmailVerified,
+		Agency:        stringClaim(raw, cfg.AgencyClaim),
+		Roles:         stringsClaim(raw, cfg.RolesClaim),
+		AMR:           stringsClaim(raw, "amr"),
+		ACR:           tc.ACR,
+		ID:            tc.ID,
+		IssuedAt:      tok.IssuedAt,
+		Expiry:        tok.Expiry,
 	}
 	if tc.NotBefore != nil {
 		c.NotBefore = tc.NotBefore.time()
@@ -225,5 +307,32 @@ func (a *Authenticator) claims(cfg IssuerConfig, tok *oidc.IDToken) (*Claims, er
 	if c.Subject == "" {
 		return nil, unauthenticated("token has no subject", nil)
 	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"sub", c.Subject, maxSubjectLen}, {"email", c.Email, maxEmailLen}, {"agency claim", c.Agency, maxAgencyLen}} {
+		if why := cleanClaim(f.name, f.v, f.max); why != "" {
+			return nil, unauthenticated("token "+why, nil)
+		}
+	}
+	if c.Agency != "" && !cfg.vouchesFor(c.Agency) {
+		return nil, refuseAgency(cfg, c, c.Agency,
+			fmt.Sprintf("issuer %s does not vouch for agency %s", cfg.Name, strings.ToUpper(c.Agency)))
+	}
+	if cfg.RequireMFA && !c.showsMFA(cfg) {
+		return nil, unauthenticated("this agency requires multi-factor sign-in", nil)
+	}
 	return c, nil
+}
+
+// showsMFA reports whether the token records multi-factor authentication:
+// an RFC 8176 "amr" value of a second or phishing-resistant factor, or an
+// "acr" the issuer's configuration counts as multi-factor.
+func (c *Claims) showsMFA(cfg *IssuerConfig) bool {
+	for _, m := range c.AMR {
+		if slices.Contains(MFAMethods, strings.ToLower(m)) {
+			return true
+		}
+	}
+	return c.ACR != "" && slices.Contains(cfg.MFAAcr, c.ACR)
 }

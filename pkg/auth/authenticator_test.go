@@ -28,7 +28,8 @@ type memDirectory struct {
 	err   error // returned for every lookup when set (an outage)
 }
 
-func (d *memDirectory) ResolveUser(_ context.Context, issuerName, subject string) (*auth.Principal, error) {
+func (d *memDirectory) ResolveUser(_ context.Context, c *auth.Claims) (*auth.Principal, error) {
+	issuerName, subject := c.Issuer, c.Subject
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.err != nil {
@@ -46,6 +47,8 @@ func (d *memDirectory) fail(err error) {
 	defer d.mu.Unlock()
 	d.err = err
 }
+
+var everyAgency = []string{auth.StateWide}
 
 const (
 	alvarez = "det.alvarez@csp.example"
@@ -121,7 +124,7 @@ func setup(t *testing.T) *bundle {
 	}
 	a := auth.NewAuthenticator([]auth.IssuerConfig{{
 		Name: devissuer.Name, URL: ti.url, Audience: devissuer.Audience,
-		AgencyClaim: "agency_ori", RolesClaim: "realm_access.roles",
+		AgencyClaim: "agency_ori", RolesClaim: "realm_access.roles", Agencies: everyAgency, StateWide: true,
 	}}, dir)
 	return &bundle{issuer: ti, dir: dir, auth: a}
 }
@@ -321,7 +324,7 @@ func TestNewAuthenticatorDoesNotContactIssuers(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: "x", URL: srv.URL, Audience: "casebridge"}}, &memDirectory{})
+	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: "x", URL: srv.URL, Audience: "casebridge", Agencies: everyAgency, StateWide: true}}, &memDirectory{})
 	require.NotNil(t, a)
 	time.Sleep(50 * time.Millisecond)
 	require.Zero(t, hits.Load())
@@ -337,7 +340,7 @@ func TestAuthenticateWaitingCallerCanGiveUp(t *testing.T) {
 	iss := newTestIssuer(t)
 	tok, err := iss.Mint(url, alvarez, alvarez, time.Hour)
 	require.NoError(t, err)
-	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: "slow", URL: url, Audience: devissuer.Audience}}, &memDirectory{})
+	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: "slow", URL: url, Audience: devissuer.Audience, Agencies: everyAgency, StateWide: true}}, &memDirectory{})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
@@ -347,18 +350,29 @@ func TestAuthenticateWaitingCallerCanGiveUp(t *testing.T) {
 
 func TestValidateIssuers(t *testing.T) {
 	t.Parallel()
-	ok := auth.IssuerConfig{Name: "dev", URL: "http://127.0.0.1:8080/dev/oidc", Audience: "casebridge"}
+	ok := auth.IssuerConfig{Name: "dev", URL: "http://127.0.0.1:8080/dev/oidc", Audience: "casebridge", Agencies: []string{"CT0006400"}}
 	require.NoError(t, auth.ValidateIssuers([]auth.IssuerConfig{ok}))
 
 	for name, edit := range map[string]func(*auth.IssuerConfig){
-		"no name":     func(c *auth.IssuerConfig) { c.Name = "" },
-		"no audience": func(c *auth.IssuerConfig) { c.Audience = "" },
-		"relative":    func(c *auth.IssuerConfig) { c.URL = "/dev/oidc" },
-		"scheme":      func(c *auth.IssuerConfig) { c.URL = "ftp://x/dev/oidc" },
+		"no name":                func(c *auth.IssuerConfig) { c.Name = "" },
+		"no audience":            func(c *auth.IssuerConfig) { c.Audience = "" },
+		"relative":               func(c *auth.IssuerConfig) { c.URL = "/dev/oidc" },
+		"scheme":                 func(c *auth.IssuerConfig) { c.URL = "ftp://x/dev/oidc" },
+		"no agencies":            func(c *auth.IssuerConfig) { c.Agencies = nil },
+		"star without stateWide": func(c *auth.IssuerConfig) { c.Agencies = []string{"*"} },
+		"stateWide with a list":  func(c *auth.IssuerConfig) { c.StateWide = true },
+		"star and a list": func(c *auth.IssuerConfig) {
+			c.Agencies, c.StateWide = []string{"*", "CT0006400"}, true
+		},
+		"not an ORI":          func(c *auth.IssuerConfig) { c.Agencies = []string{"hartford"} },
+		"map without claim":   func(c *auth.IssuerConfig) { c.RoleMap = map[string][]string{"g": {"detective"}} },
+		"map to nothing":      func(c *auth.IssuerConfig) { c.RolesClaim, c.RoleMap = "groups", map[string][]string{"g": {}} },
+		"map to unknown role": func(c *auth.IssuerConfig) { c.RolesClaim, c.RoleMap = "groups", map[string][]string{"g": {"root"}} },
+		"wildcard group":      func(c *auth.IssuerConfig) { c.RolesClaim, c.RoleMap = "groups", map[string][]string{"*": {"admin"}} },
 	} {
 		c := ok
 		edit(&c)
-		require.Error(t, auth.ValidateIssuers([]auth.IssuerConfig{c}), name)
+		require.Error(t, auth.ValidateIssuers([]auth.IssuerConfig{c}, "detective", "admin"), name)
 	}
 	dupURL := ok
 	dupURL.Name = "other"
@@ -412,7 +426,7 @@ func TestVerifiedTokenCacheKeepsExpiryAndDirectory(t *testing.T) {
 	}}
 	var now atomic.Int64
 	now.Store(time.Now().Unix())
-	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: devissuer.Name, URL: ti.url, Audience: devissuer.Audience}}, dir,
+	a := auth.NewAuthenticator([]auth.IssuerConfig{{Name: devissuer.Name, URL: ti.url, Audience: devissuer.Audience, Agencies: everyAgency, StateWide: true}}, dir,
 		auth.WithClock(func() time.Time { return time.Unix(now.Load(), 0) }))
 	tok := ti.sign(t, alvarez, func(m map[string]any) { m["exp"] = now.Load() + 60 })
 	ctx := context.Background()

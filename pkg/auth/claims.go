@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Claims are the verified claims of a token that Authenticate uses or keeps
@@ -18,12 +22,26 @@ type Claims struct {
 	Email     string
 	Agency    string   // value of IssuerConfig.AgencyClaim, "" if unset or absent
 	Roles     []string // value of IssuerConfig.RolesClaim, nil if unset or absent
-	ID        string   // "jti"
-	IssuedAt  time.Time
-	NotBefore time.Time // zero if the token has no "nbf"
-	Expiry    time.Time
+	// EmailVerified is false only when the token says "email_verified":
+	// false; an address its IdP has not verified never binds an account.
+	EmailVerified bool
+	AMR           []string // "amr" (RFC 8176)
+	ACR           string   // "acr"
+	ID            string   // "jti"
+	IssuedAt      time.Time
+	NotBefore     time.Time // zero if the token has no "nbf"
+	Expiry        time.Time
+
+	// TokenHash is the SHA-256 of the compact token: how a sign-out names
+	// it (liaison.revoked_tokens), since not every issuer sets "jti".
+	TokenHash []byte
 
 	verifiedAt time.Time // when VerifyToken checked it (cache bookkeeping)
+}
+
+func tokenHash(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
 }
 
 // unverifiedIssuer returns the "iss" of a compact JWS without checking
@@ -52,9 +70,10 @@ func unverifiedIssuer(raw string) (string, error) {
 
 // tokenClaims is what Authenticate reads beyond go-oidc's IDToken fields.
 type tokenClaims struct {
-	Email     string       `json:"email"`
-	NotBefore *numericDate `json:"nbf"`
-	ID        string       `json:"jti"`
+	EmailVerified *bool        `json:"email_verified"`
+	ACR           string       `json:"acr"`
+	NotBefore     *numericDate `json:"nbf"`
+	ID            string       `json:"jti"`
 }
 
 // numericDate is a JWT NumericDate: seconds since the epoch, possibly
@@ -114,4 +133,26 @@ func stringsClaim(raw map[string]any, name string) []string {
 		return out
 	}
 	return nil
+}
+
+// Limits on identity claims (issue 13): RFC 5321 bounds an address at 254
+// characters; 255 is the common bound of a subject (OIDC Core §2).
+const (
+	maxEmailLen   = 254
+	maxSubjectLen = 255
+	maxAgencyLen  = 64
+)
+
+// cleanClaim reports why a claim value cannot identify anyone: control
+// characters (NUL included, which PostgreSQL refuses) or excessive length.
+func cleanClaim(name, v string, max int) string {
+	if len(v) > max {
+		return fmt.Sprintf("%s is longer than %d characters", name, max)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return name + " contains control characters"
+		}
+	}
+	return ""
 }

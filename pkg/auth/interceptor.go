@@ -99,6 +99,13 @@ func (a *Authenticator) toStatus(ctx context.Context, method string, err error) 
 	var rej *rejection
 	switch {
 	case errors.As(err, &rej):
+		if a.observe != nil {
+			r := Rejection{Reason: rej.reason}
+			if rej.claimed != nil {
+				r = *rej.claimed
+			}
+			a.observe(ctx, r)
+		}
 		a.logger.LogAttrs(ctx, slog.LevelDebug, "request not authenticated",
 			slog.String("method", method), slog.String("reason", rej.reason), slog.Any("cause", rej.cause))
 		return status.Error(codes.Unauthenticated, rej.Error())

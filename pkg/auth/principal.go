@@ -6,6 +6,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,6 +25,10 @@ type Principal struct {
 	Roles       []string
 	Issuer      string // configured name of the issuer that vouched for the token
 	Subject     string
+	// TokenHash (SHA-256 of the bearer token) and TokenExpiry identify the
+	// credential of this request, for signing it out.
+	TokenHash   []byte
+	TokenExpiry time.Time
 }
 
 // HasRole reports whether the principal holds role.

@@ -220,7 +220,7 @@ func toProto(r store.Row) *auditv1.AuditEvent {
 		Roles: r.Roles, ClientAddr: r.ClientAddr, UserAgent: r.UserAgent, Service: r.Service, Method: r.Method,
 		Action: r.Action, ResourceType: r.ResourceType, ResourceId: r.ResourceID, CaseId: r.CaseID,
 		Outcome: r.Outcome, StatusCode: r.StatusCode, Purpose: r.Purpose, RecipientAgencyId: r.RecipientAgencyID,
-		Hash: fmt.Sprintf("%x", r.Hash),
+		Hash: fmt.Sprintf("%x", r.Hash), RolesBefore: r.RolesBefore, RolesAfter: r.RolesAfter, Reason: r.Reason,
 	}
 	for _, c := range r.Changes {
 		e.Changes = append(e.Changes, &auditv1.Change{Field: c.Field, Sha256: c.Hash})

@@ -5,15 +5,12 @@ package liaison
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
@@ -160,6 +157,22 @@ func (s *DirectoryServer) ListUsers(ctx context.Context, req *liaisonv1.ListUser
 	return resp, nil
 }
 
+// GetUser returns one user of the caller's own agency.
+func (s *DirectoryServer) GetUser(ctx context.Context, req *liaisonv1.GetUserRequest) (*liaisonv1.GetUserResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeAgency(p, req.GetAgencyId(), "user", "read"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	u, err := store.GetUser(ctx, s.pool, req.GetAgencyId(), req.GetUserId())
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	return &liaisonv1.GetUserResponse{User: userToProto(u)}, nil
+}
+
 // CreateUser adds an account to the admin's own agency.
 func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateUserRequest) (*liaisonv1.CreateUserResponse, error) {
 	p, err := auth.Require(ctx)
@@ -170,6 +183,11 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	in := req.GetUser()
+	if addsPrivileged(nil, in.GetRoles()) {
+		// An account created with admin would be a privilege granted by
+		// one person: create it without, then propose the role.
+		return nil, toStatus(ctx, s.logger, errNeedsApproval)
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	u := &store.User{
 		ID: uuid.NewString(), AgencyID: req.GetAgencyId(), Email: strings.ToLower(in.GetEmail()),
@@ -180,6 +198,7 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 			return err
 		}
 		annotateUser(ctx, u)
+		annotateRoles(ctx, []string{}, u.Roles)
 		return audit.Write(ctx, tx)
 	})
 	if err != nil {
@@ -192,7 +211,10 @@ func annotateUser(ctx context.Context, u *store.User) {
 	audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "user", u.ID })
 }
 
-// UpdateUser changes display_name, roles or active.
+// UpdateUser changes display_name, roles or active. Nobody changes their
+// own roles or active flag; roles may be removed here, or non-privileged
+// ones added, while adding a privileged role goes through CreateRoleGrant.
+// Deactivating ends the user's sessions (sessions_valid_after).
 func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateUserRequest) (*liaisonv1.UpdateUserResponse, error) {
 	p, err := auth.Require(ctx)
 	if err != nil {
@@ -208,19 +230,29 @@ func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateU
 	if err := s.authz.AuthorizeAgency(p, in.GetAgencyId(), "user", "update"); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	if in.GetId() == p.UserID && (mask["active"] && !in.GetActive() || mask["roles"] && !slices.Contains(in.GetRoles(), "admin")) {
-		return nil, status.Error(codes.FailedPrecondition, "an administrator cannot deactivate themselves or drop their own admin role")
+	if in.GetId() == p.UserID && (mask["active"] || mask["roles"]) {
+		return nil, toStatus(ctx, s.logger, errOwnAccount)
 	}
-	u, err := s.mutateUser(ctx, in.GetAgencyId(), in.GetId(), in.GetEtag(), func(u *store.User) {
+	u, err := s.mutateUser(ctx, in.GetAgencyId(), in.GetId(), in.GetEtag(), func(tx pgx.Tx, u *store.User) error {
 		if mask["display_name"] {
 			u.DisplayName = in.GetDisplayName()
 		}
 		if mask["roles"] {
-			u.Roles = nonNil(in.GetRoles())
+			after := sortedRoles(in.GetRoles())
+			if addsPrivileged(u.Roles, after) {
+				return errNeedsApproval
+			}
+			annotateRoles(ctx, sortedRoles(u.Roles), after)
+			u.Roles = after
+		}
+		if mask["active"] && u.Active && !in.GetActive() {
+			u.Active = false
+			return store.EndSessions(ctx, tx, u.ID, time.Now())
 		}
 		if mask["active"] {
 			u.Active = in.GetActive()
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
@@ -238,16 +270,21 @@ func (s *DirectoryServer) DeactivateUser(ctx context.Context, req *liaisonv1.Dea
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	if req.GetUserId() == p.UserID {
-		return nil, status.Error(codes.FailedPrecondition, "an administrator cannot deactivate themselves")
+		return nil, toStatus(ctx, s.logger, errOwnAccount)
 	}
-	u, err := s.mutateUser(ctx, req.GetAgencyId(), req.GetUserId(), "", func(u *store.User) { u.Active = false })
+	u, err := s.mutateUser(ctx, req.GetAgencyId(), req.GetUserId(), "", func(tx pgx.Tx, u *store.User) error {
+		u.Active = false
+		// Every token and web session issued so far ends with the account,
+		// and stays ended should the account be reactivated.
+		return store.EndSessions(ctx, tx, u.ID, time.Now())
+	})
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	return &liaisonv1.DeactivateUserResponse{User: userToProto(u)}, nil
 }
 
-func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, wantEtag string, fn func(*store.User)) (*store.User, error) {
+func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, wantEtag string, fn func(pgx.Tx, *store.User) error) (*store.User, error) {
 	var out *store.User
 	err := postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := store.LockUser(ctx, tx, agencyID, id)
@@ -257,7 +294,9 @@ func (s *DirectoryServer) mutateUser(ctx context.Context, agencyID, id, wantEtag
 		if wantEtag != "" && wantEtag != etag("user", u.ID, u.Version) {
 			return errStale
 		}
-		fn(u)
+		if err := fn(tx, u); err != nil {
+			return err
+		}
 		u.UpdateTime = time.Now().UTC().Truncate(time.Microsecond)
 		if err := store.SaveUser(ctx, tx, u); err != nil {
 			return err

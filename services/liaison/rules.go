@@ -11,9 +11,20 @@ var MethodRules = authz.MethodRules{
 	liaisonv1.DirectoryService_GetAgency_FullMethodName:      {Authenticated: true},
 	liaisonv1.DirectoryService_GetCurrentUser_FullMethodName: {Authenticated: true},
 	liaisonv1.DirectoryService_ListUsers_FullMethodName:      {Object: "user", Action: "read"},
+	liaisonv1.DirectoryService_GetUser_FullMethodName:        {Object: "user", Action: "read"},
 	liaisonv1.DirectoryService_CreateUser_FullMethodName:     {Object: "user", Action: "create"},
 	liaisonv1.DirectoryService_UpdateUser_FullMethodName:     {Object: "user", Action: "update"},
 	liaisonv1.DirectoryService_DeactivateUser_FullMethodName: {Object: "user", Action: "update"},
+	// Role grants are user administration: the admin's "update user"
+	// permission; the handlers add the two-person rule (not one's own
+	// account, not one's own proposal).
+	liaisonv1.DirectoryService_CreateRoleGrant_FullMethodName:  {Object: "user", Action: "update"},
+	liaisonv1.DirectoryService_ListRoleGrants_FullMethodName:   {Object: "user", Action: "update"},
+	liaisonv1.DirectoryService_ApproveRoleGrant_FullMethodName: {Object: "user", Action: "update"},
+	liaisonv1.DirectoryService_RejectRoleGrant_FullMethodName:  {Object: "user", Action: "update"},
+	// Everyone may end their own sessions.
+	liaisonv1.DirectoryService_SignOut_FullMethodName:           {Authenticated: true},
+	liaisonv1.DirectoryService_SignOutEverywhere_FullMethodName: {Authenticated: true},
 
 	// LiaisonService. The directory's companions (contacts, liaison
 	// assignments, task forces, agreements) are readable by every

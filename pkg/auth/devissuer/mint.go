@@ -12,8 +12,10 @@ import (
 )
 
 // Mint returns a signed JWT for subject, valid from now for ttl, with claims
-// iss (issuerURL), sub, aud (Audience), email, iat, nbf, exp and a random jti.
-// For the demo users the subject is the email address.
+// iss (issuerURL), sub, aud (Audience), email, iat, nbf, exp, a random jti
+// and amr ["pwd", "otp"] (RFC 8176: password and one-time code), so the
+// multi-factor check of an issuer with requireMfa runs in development and
+// tests. For the demo users the subject is the email address.
 func (i *Issuer) Mint(issuerURL, subject, email string, ttl time.Duration) (string, error) {
 	if subject == "" {
 		return "", errors.New("devissuer: empty subject")
@@ -34,6 +36,7 @@ func (i *Issuer) Mint(issuerURL, subject, email string, ttl time.Duration) (stri
 		"nbf": now.Unix(),
 		"exp": now.Add(ttl).Unix(),
 		"jti": jti,
+		"amr": []string{"pwd", "otp"},
 	}
 	if email != "" {
 		claims["email"] = email

@@ -69,7 +69,14 @@ type AuditEvent struct {
 	// For writes: the fields set and a SHA-256 of each new value.
 	Changes []*Change `protobuf:"bytes,23,rep,name=changes,proto3" json:"changes,omitempty"`
 	// h_seq of the chain, hex.
-	Hash          string `protobuf:"bytes,24,opt,name=hash,proto3" json:"hash,omitempty"`
+	Hash string `protobuf:"bytes,24,opt,name=hash,proto3" json:"hash,omitempty"`
+	// For role changes: the user's roles before and after, in clear.
+	RolesBefore []string `protobuf:"bytes,25,rep,name=roles_before,json=rolesBefore,proto3" json:"roles_before,omitempty"`
+	RolesAfter  []string `protobuf:"bytes,26,rep,name=roles_after,json=rolesAfter,proto3" json:"roles_after,omitempty"`
+	// Why a call was refused where the status alone does not say (an issuer
+	// speaking for an agency it does not vouch for), or where a sign-in's
+	// role change came from.
+	Reason        string `protobuf:"bytes,27,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -268,6 +275,27 @@ func (x *AuditEvent) GetChanges() []*Change {
 func (x *AuditEvent) GetHash() string {
 	if x != nil {
 		return x.Hash
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetRolesBefore() []string {
+	if x != nil {
+		return x.RolesBefore
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetRolesAfter() []string {
+	if x != nil {
+		return x.RolesAfter
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -648,7 +676,7 @@ var File_casebridge_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_casebridge_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/audit/v1/audit.proto\x12\x13casebridge.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x05\n" +
+	"\x1fcasebridge/audit/v1/audit.proto\x12\x13casebridge.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x06\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -683,7 +711,11 @@ const file_casebridge_audit_v1_audit_proto_rawDesc = "" +
 	"\apurpose\x18\x15 \x01(\tR\apurpose\x12.\n" +
 	"\x13recipient_agency_id\x18\x16 \x01(\tR\x11recipientAgencyId\x125\n" +
 	"\achanges\x18\x17 \x03(\v2\x1b.casebridge.audit.v1.ChangeR\achanges\x12\x12\n" +
-	"\x04hash\x18\x18 \x01(\tR\x04hash\"6\n" +
+	"\x04hash\x18\x18 \x01(\tR\x04hash\x12!\n" +
+	"\froles_before\x18\x19 \x03(\tR\vrolesBefore\x12\x1f\n" +
+	"\vroles_after\x18\x1a \x03(\tR\n" +
+	"rolesAfter\x12\x16\n" +
+	"\x06reason\x18\x1b \x01(\tR\x06reason\"6\n" +
 	"\x06Change\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"\x89\x01\n" +

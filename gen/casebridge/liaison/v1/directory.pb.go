@@ -85,6 +85,66 @@ func (AgencyKind) EnumDescriptor() ([]byte, []int) {
 	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{0}
 }
 
+// RoleGrantState is where a proposed role change stands.
+type RoleGrantState int32
+
+const (
+	RoleGrantState_ROLE_GRANT_STATE_UNSPECIFIED RoleGrantState = 0
+	// Waiting for a second admin (the change adds a privileged role).
+	RoleGrantState_ROLE_GRANT_STATE_PENDING RoleGrantState = 1
+	// A second admin approved it; the roles took effect.
+	RoleGrantState_ROLE_GRANT_STATE_APPROVED RoleGrantState = 2
+	// A second admin (or the proposer) refused it; nothing changed.
+	RoleGrantState_ROLE_GRANT_STATE_REJECTED RoleGrantState = 3
+	// It added no privileged role and took effect when proposed.
+	RoleGrantState_ROLE_GRANT_STATE_APPLIED RoleGrantState = 4
+)
+
+// Enum value maps for RoleGrantState.
+var (
+	RoleGrantState_name = map[int32]string{
+		0: "ROLE_GRANT_STATE_UNSPECIFIED",
+		1: "ROLE_GRANT_STATE_PENDING",
+		2: "ROLE_GRANT_STATE_APPROVED",
+		3: "ROLE_GRANT_STATE_REJECTED",
+		4: "ROLE_GRANT_STATE_APPLIED",
+	}
+	RoleGrantState_value = map[string]int32{
+		"ROLE_GRANT_STATE_UNSPECIFIED": 0,
+		"ROLE_GRANT_STATE_PENDING":     1,
+		"ROLE_GRANT_STATE_APPROVED":    2,
+		"ROLE_GRANT_STATE_REJECTED":    3,
+		"ROLE_GRANT_STATE_APPLIED":     4,
+	}
+)
+
+func (x RoleGrantState) Enum() *RoleGrantState {
+	p := new(RoleGrantState)
+	*p = x
+	return p
+}
+
+func (x RoleGrantState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoleGrantState) Descriptor() protoreflect.EnumDescriptor {
+	return file_casebridge_liaison_v1_directory_proto_enumTypes[1].Descriptor()
+}
+
+func (RoleGrantState) Type() protoreflect.EnumType {
+	return &file_casebridge_liaison_v1_directory_proto_enumTypes[1]
+}
+
+func (x RoleGrantState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoleGrantState.Descriptor instead.
+func (RoleGrantState) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{1}
+}
+
 // Agency is a law-enforcement agency known to Casebridge.
 type Agency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -711,6 +771,102 @@ func (x *ListUsersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetUserRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *GetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 type CreateUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
@@ -721,7 +877,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +889,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +902,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateUserRequest) GetAgencyId() string {
@@ -772,7 +928,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +940,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +953,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -817,7 +973,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +985,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +998,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -868,7 +1024,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1036,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1049,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -913,7 +1069,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1081,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1094,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeactivateUserRequest) GetAgencyId() string {
@@ -964,7 +1120,7 @@ type DeactivateUserResponse struct {
 
 func (x *DeactivateUserResponse) Reset() {
 	*x = DeactivateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1132,7 @@ func (x *DeactivateUserResponse) String() string {
 func (*DeactivateUserResponse) ProtoMessage() {}
 
 func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1145,7 @@ func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeactivateUserResponse) GetUser() *User {
@@ -997,6 +1153,769 @@ func (x *DeactivateUserResponse) GetUser() *User {
 		return x.User
 	}
 	return nil
+}
+
+// RoleGrant is a proposed change of a user's roles (two-person rule).
+type RoleGrant struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AgencyId string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The user's roles after the change (the whole set).
+	Roles []string `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Output only: the user's roles when the change was proposed.
+	PreviousRoles  []string               `protobuf:"bytes,5,rep,name=previous_roles,json=previousRoles,proto3" json:"previous_roles,omitempty"`
+	State          RoleGrantState         `protobuf:"varint,6,opt,name=state,proto3,enum=casebridge.liaison.v1.RoleGrantState" json:"state,omitempty"`
+	ProposerUserId string                 `protobuf:"bytes,7,opt,name=proposer_user_id,json=proposerUserId,proto3" json:"proposer_user_id,omitempty"`
+	ProposerEmail  string                 `protobuf:"bytes,8,opt,name=proposer_email,json=proposerEmail,proto3" json:"proposer_email,omitempty"`
+	DeciderUserId  string                 `protobuf:"bytes,9,opt,name=decider_user_id,json=deciderUserId,proto3" json:"decider_user_id,omitempty"`
+	DeciderEmail   string                 `protobuf:"bytes,10,opt,name=decider_email,json=deciderEmail,proto3" json:"decider_email,omitempty"`
+	DecideTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// Why it was rejected (RejectRoleGrant).
+	Reason     string                 `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only: the user's e-mail address.
+	UserEmail     string `protobuf:"bytes,16,opt,name=user_email,json=userEmail,proto3" json:"user_email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleGrant) Reset() {
+	*x = RoleGrant{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleGrant) ProtoMessage() {}
+
+func (x *RoleGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleGrant.ProtoReflect.Descriptor instead.
+func (*RoleGrant) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RoleGrant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *RoleGrant) GetPreviousRoles() []string {
+	if x != nil {
+		return x.PreviousRoles
+	}
+	return nil
+}
+
+func (x *RoleGrant) GetState() RoleGrantState {
+	if x != nil {
+		return x.State
+	}
+	return RoleGrantState_ROLE_GRANT_STATE_UNSPECIFIED
+}
+
+func (x *RoleGrant) GetProposerUserId() string {
+	if x != nil {
+		return x.ProposerUserId
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetProposerEmail() string {
+	if x != nil {
+		return x.ProposerEmail
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetDeciderUserId() string {
+	if x != nil {
+		return x.DeciderUserId
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetDeciderEmail() string {
+	if x != nil {
+		return x.DeciderEmail
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *RoleGrant) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *RoleGrant) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *RoleGrant) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetUserEmail() string {
+	if x != nil {
+		return x.UserEmail
+	}
+	return ""
+}
+
+type CreateRoleGrantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	RoleGrant     *RoleGrant             `protobuf:"bytes,3,opt,name=role_grant,json=roleGrant,proto3" json:"role_grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoleGrantRequest) Reset() {
+	*x = CreateRoleGrantRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoleGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoleGrantRequest) ProtoMessage() {}
+
+func (x *CreateRoleGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoleGrantRequest.ProtoReflect.Descriptor instead.
+func (*CreateRoleGrantRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateRoleGrantRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *CreateRoleGrantRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CreateRoleGrantRequest) GetRoleGrant() *RoleGrant {
+	if x != nil {
+		return x.RoleGrant
+	}
+	return nil
+}
+
+type CreateRoleGrantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleGrant     *RoleGrant             `protobuf:"bytes,1,opt,name=role_grant,json=roleGrant,proto3" json:"role_grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoleGrantResponse) Reset() {
+	*x = CreateRoleGrantResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoleGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoleGrantResponse) ProtoMessage() {}
+
+func (x *CreateRoleGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoleGrantResponse.ProtoReflect.Descriptor instead.
+func (*CreateRoleGrantResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateRoleGrantResponse) GetRoleGrant() *RoleGrant {
+	if x != nil {
+		return x.RoleGrant
+	}
+	return nil
+}
+
+type ListRoleGrantsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// A user id, or "-" for every user of the agency.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Only grants in this state (UNSPECIFIED: all).
+	State         RoleGrantState `protobuf:"varint,3,opt,name=state,proto3,enum=casebridge.liaison.v1.RoleGrantState" json:"state,omitempty"`
+	PageSize      int32          `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string         `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoleGrantsRequest) Reset() {
+	*x = ListRoleGrantsRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoleGrantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoleGrantsRequest) ProtoMessage() {}
+
+func (x *ListRoleGrantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoleGrantsRequest.ProtoReflect.Descriptor instead.
+func (*ListRoleGrantsRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListRoleGrantsRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *ListRoleGrantsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListRoleGrantsRequest) GetState() RoleGrantState {
+	if x != nil {
+		return x.State
+	}
+	return RoleGrantState_ROLE_GRANT_STATE_UNSPECIFIED
+}
+
+func (x *ListRoleGrantsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRoleGrantsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListRoleGrantsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleGrants    []*RoleGrant           `protobuf:"bytes,1,rep,name=role_grants,json=roleGrants,proto3" json:"role_grants,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoleGrantsResponse) Reset() {
+	*x = ListRoleGrantsResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoleGrantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoleGrantsResponse) ProtoMessage() {}
+
+func (x *ListRoleGrantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoleGrantsResponse.ProtoReflect.Descriptor instead.
+func (*ListRoleGrantsResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListRoleGrantsResponse) GetRoleGrants() []*RoleGrant {
+	if x != nil {
+		return x.RoleGrants
+	}
+	return nil
+}
+
+func (x *ListRoleGrantsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ApproveRoleGrantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	GrantId       string                 `protobuf:"bytes,3,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveRoleGrantRequest) Reset() {
+	*x = ApproveRoleGrantRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveRoleGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveRoleGrantRequest) ProtoMessage() {}
+
+func (x *ApproveRoleGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveRoleGrantRequest.ProtoReflect.Descriptor instead.
+func (*ApproveRoleGrantRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ApproveRoleGrantRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *ApproveRoleGrantRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ApproveRoleGrantRequest) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+type ApproveRoleGrantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleGrant     *RoleGrant             `protobuf:"bytes,1,opt,name=role_grant,json=roleGrant,proto3" json:"role_grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveRoleGrantResponse) Reset() {
+	*x = ApproveRoleGrantResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveRoleGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveRoleGrantResponse) ProtoMessage() {}
+
+func (x *ApproveRoleGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveRoleGrantResponse.ProtoReflect.Descriptor instead.
+func (*ApproveRoleGrantResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ApproveRoleGrantResponse) GetRoleGrant() *RoleGrant {
+	if x != nil {
+		return x.RoleGrant
+	}
+	return nil
+}
+
+type RejectRoleGrantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	GrantId       string                 `protobuf:"bytes,3,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectRoleGrantRequest) Reset() {
+	*x = RejectRoleGrantRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRoleGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRoleGrantRequest) ProtoMessage() {}
+
+func (x *RejectRoleGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRoleGrantRequest.ProtoReflect.Descriptor instead.
+func (*RejectRoleGrantRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RejectRoleGrantRequest) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *RejectRoleGrantRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RejectRoleGrantRequest) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *RejectRoleGrantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RejectRoleGrantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleGrant     *RoleGrant             `protobuf:"bytes,1,opt,name=role_grant,json=roleGrant,proto3" json:"role_grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectRoleGrantResponse) Reset() {
+	*x = RejectRoleGrantResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRoleGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRoleGrantResponse) ProtoMessage() {}
+
+func (x *RejectRoleGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRoleGrantResponse.ProtoReflect.Descriptor instead.
+func (*RejectRoleGrantResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RejectRoleGrantResponse) GetRoleGrant() *RoleGrant {
+	if x != nil {
+		return x.RoleGrant
+	}
+	return nil
+}
+
+type SignOutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutRequest) Reset() {
+	*x = SignOutRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutRequest) ProtoMessage() {}
+
+func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
+func (*SignOutRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{27}
+}
+
+type SignOutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutResponse) Reset() {
+	*x = SignOutResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutResponse) ProtoMessage() {}
+
+func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
+func (*SignOutResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{28}
+}
+
+type SignOutEverywhereRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutEverywhereRequest) Reset() {
+	*x = SignOutEverywhereRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutEverywhereRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutEverywhereRequest) ProtoMessage() {}
+
+func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
+func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{29}
+}
+
+type SignOutEverywhereResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutEverywhereResponse) Reset() {
+	*x = SignOutEverywhereResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutEverywhereResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutEverywhereResponse) ProtoMessage() {}
+
+func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
+func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 var File_casebridge_liaison_v1_directory_proto protoreflect.FileDescriptor
@@ -1054,7 +1973,12 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"n\n" +
 	"\x11ListUsersResponse\x121\n" +
 	"\x05users\x18\x01 \x03(\v2\x1b.casebridge.liaison.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n" +
+	"\x0eGetUserRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"B\n" +
+	"\x0fGetUserResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user\"\xc3\x01\n" +
 	"\x11CreateUserRequest\x12%\n" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x127\n" +
 	"\x04user\x18\x02 \x01(\v2\x1b.casebridge.liaison.v1.UserB\x06\xbaH\x03\xc8\x01\x01R\x04user:N\xbaHK\x1aI\n" +
@@ -1073,23 +1997,102 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
 	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"I\n" +
 	"\x16DeactivateUserResponse\x12/\n" +
-	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user*\x8e\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user\"\xc8\x05\n" +
+	"\tRoleGrant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12q\n" +
+	"\x05roles\x18\x04 \x03(\tB[\xbaHX\x92\x01U\x10\a\x18\x01\"OrMR\tdetectiveR\n" +
+	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\x05roles\x12%\n" +
+	"\x0eprevious_roles\x18\x05 \x03(\tR\rpreviousRoles\x12;\n" +
+	"\x05state\x18\x06 \x01(\x0e2%.casebridge.liaison.v1.RoleGrantStateR\x05state\x12(\n" +
+	"\x10proposer_user_id\x18\a \x01(\tR\x0eproposerUserId\x12%\n" +
+	"\x0eproposer_email\x18\b \x01(\tR\rproposerEmail\x12&\n" +
+	"\x0fdecider_user_id\x18\t \x01(\tR\rdeciderUserId\x12#\n" +
+	"\rdecider_email\x18\n" +
+	" \x01(\tR\fdeciderEmail\x12;\n" +
+	"\vdecide_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12\x16\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"user_email\x18\x10 \x01(\tR\tuserEmail\"\xab\x01\n" +
+	"\x16CreateRoleGrantRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\x12G\n" +
+	"\n" +
+	"role_grant\x18\x03 \x01(\v2 .casebridge.liaison.v1.RoleGrantB\x06\xbaH\x03\xc8\x01\x01R\troleGrant\"Z\n" +
+	"\x17CreateRoleGrantResponse\x12?\n" +
+	"\n" +
+	"role_grant\x18\x01 \x01(\v2 .casebridge.liaison.v1.RoleGrantR\troleGrant\"\x9c\x03\n" +
+	"\x15ListRoleGrantsRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12\xc5\x01\n" +
+	"\auser_id\x18\x02 \x01(\tB\xab\x01\xbaH\xa7\x01\xba\x01\xa3\x01\n" +
+	"\x14user_id.uuid_or_dash\x12\x1duser_id must be a UUID or \"-\"\x1althis == '-' || this.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')R\x06userId\x12E\n" +
+	"\x05state\x18\x03 \x01(\x0e2%.casebridge.liaison.v1.RoleGrantStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12$\n" +
+	"\tpage_size\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"\x83\x01\n" +
+	"\x16ListRoleGrantsResponse\x12A\n" +
+	"\vrole_grants\x18\x01 \x03(\v2 .casebridge.liaison.v1.RoleGrantR\n" +
+	"roleGrants\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x88\x01\n" +
+	"\x17ApproveRoleGrantRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\x12#\n" +
+	"\bgrant_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\agrantId\"[\n" +
+	"\x18ApproveRoleGrantResponse\x12?\n" +
+	"\n" +
+	"role_grant\x18\x01 \x01(\v2 .casebridge.liaison.v1.RoleGrantR\troleGrant\"\xa9\x01\n" +
+	"\x16RejectRoleGrantRequest\x12%\n" +
+	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\x12#\n" +
+	"\bgrant_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\agrantId\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"Z\n" +
+	"\x17RejectRoleGrantResponse\x12?\n" +
+	"\n" +
+	"role_grant\x18\x01 \x01(\v2 .casebridge.liaison.v1.RoleGrantR\troleGrant\"\x10\n" +
+	"\x0eSignOutRequest\"\x11\n" +
+	"\x0fSignOutResponse\"\x1a\n" +
+	"\x18SignOutEverywhereRequest\"\x1b\n" +
+	"\x19SignOutEverywhereResponse*\x8e\x01\n" +
 	"\n" +
 	"AgencyKind\x12\x1b\n" +
 	"\x17AGENCY_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11AGENCY_KIND_STATE\x10\x01\x12\x19\n" +
 	"\x15AGENCY_KIND_MUNICIPAL\x10\x02\x12\x18\n" +
 	"\x14AGENCY_KIND_REGIONAL\x10\x03\x12\x17\n" +
-	"\x13AGENCY_KIND_FEDERAL\x10\x042\x99\b\n" +
+	"\x13AGENCY_KIND_FEDERAL\x10\x04*\xac\x01\n" +
+	"\x0eRoleGrantState\x12 \n" +
+	"\x1cROLE_GRANT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18ROLE_GRANT_STATE_PENDING\x10\x01\x12\x1d\n" +
+	"\x19ROLE_GRANT_STATE_APPROVED\x10\x02\x12\x1d\n" +
+	"\x19ROLE_GRANT_STATE_REJECTED\x10\x03\x12\x1c\n" +
+	"\x18ROLE_GRANT_STATE_APPLIED\x10\x042\xda\x11\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
 	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
 	"\x0eGetCurrentUser\x12,.casebridge.liaison.v1.GetCurrentUserRequest\x1a-.casebridge.liaison.v1.GetCurrentUserResponse\"\x0e\x82\xd3\xe4\x93\x02\b\x12\x06/v1/me\x12\x86\x01\n" +
-	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x95\x01\n" +
+	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x90\x01\n" +
+	"\aGetUser\x12%.casebridge.liaison.v1.GetUserRequest\x1a&.casebridge.liaison.v1.GetUserResponse\"6\x82\xd3\xe4\x93\x020b\x04user\x12(/v1/agencies/{agency_id}/users/{user_id}\x12\x95\x01\n" +
 	"\n" +
 	"CreateUser\x12(.casebridge.liaison.v1.CreateUserRequest\x1a).casebridge.liaison.v1.CreateUserResponse\"2\x82\xd3\xe4\x93\x02,:\x04userb\x04user\"\x1e/v1/agencies/{agency_id}/users\x12\xa4\x01\n" +
 	"\n" +
-	"UpdateUser\x12(.casebridge.liaison.v1.UpdateUserRequest\x1a).casebridge.liaison.v1.UpdateUserResponse\"A\x82\xd3\xe4\x93\x02;:\x04userb\x04user2-/v1/agencies/{user.agency_id}/users/{user.id}\x12\xb3\x01\n" +
+	"UpdateUser\x12(.casebridge.liaison.v1.UpdateUserRequest\x1a).casebridge.liaison.v1.UpdateUserResponse\"A\x82\xd3\xe4\x93\x02;:\x04userb\x04user2-/v1/agencies/{user.agency_id}/users/{user.id}\x12\xc5\x01\n" +
+	"\x0fCreateRoleGrant\x12-.casebridge.liaison.v1.CreateRoleGrantRequest\x1a..casebridge.liaison.v1.CreateRoleGrantResponse\"S\x82\xd3\xe4\x93\x02M:\n" +
+	"role_grantb\n" +
+	"role_grant\"3/v1/agencies/{agency_id}/users/{user_id}/roleGrants\x12\xaa\x01\n" +
+	"\x0eListRoleGrants\x12,.casebridge.liaison.v1.ListRoleGrantsRequest\x1a-.casebridge.liaison.v1.ListRoleGrantsResponse\";\x82\xd3\xe4\x93\x025\x123/v1/agencies/{agency_id}/users/{user_id}/roleGrants\x12\xd2\x01\n" +
+	"\x10ApproveRoleGrant\x12..casebridge.liaison.v1.ApproveRoleGrantRequest\x1a/.casebridge.liaison.v1.ApproveRoleGrantResponse\"]\x82\xd3\xe4\x93\x02W:\x01*b\n" +
+	"role_grant\"F/v1/agencies/{agency_id}/users/{user_id}/roleGrants/{grant_id}:approve\x12\xce\x01\n" +
+	"\x0fRejectRoleGrant\x12-.casebridge.liaison.v1.RejectRoleGrantRequest\x1a..casebridge.liaison.v1.RejectRoleGrantResponse\"\\\x82\xd3\xe4\x93\x02V:\x01*b\n" +
+	"role_grant\"E/v1/agencies/{agency_id}/users/{user_id}/roleGrants/{grant_id}:reject\x12s\n" +
+	"\aSignOut\x12%.casebridge.liaison.v1.SignOutRequest\x1a&.casebridge.liaison.v1.SignOutResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/me:signOut\x12\x9b\x01\n" +
+	"\x11SignOutEverywhere\x12/.casebridge.liaison.v1.SignOutEverywhereRequest\x1a0.casebridge.liaison.v1.SignOutEverywhereResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/me:signOutEverywhere\x12\xb3\x01\n" +
 	"\x0eDeactivateUser\x12,.casebridge.liaison.v1.DeactivateUserRequest\x1a-.casebridge.liaison.v1.DeactivateUserResponse\"D\x82\xd3\xe4\x93\x02>:\x01*b\x04user\"3/v1/agencies/{agency_id}/users/{user_id}:deactivateBFZDgithub.com/casebridge/casebridge/gen/casebridge/liaison/v1;liaisonv1b\x06proto3"
 
 var (
@@ -1104,65 +2107,106 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 	return file_casebridge_liaison_v1_directory_proto_rawDescData
 }
 
-var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
-	(AgencyKind)(0),                // 0: casebridge.liaison.v1.AgencyKind
-	(*Agency)(nil),                 // 1: casebridge.liaison.v1.Agency
-	(*User)(nil),                   // 2: casebridge.liaison.v1.User
-	(*ListAgenciesRequest)(nil),    // 3: casebridge.liaison.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),   // 4: casebridge.liaison.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),       // 5: casebridge.liaison.v1.GetAgencyRequest
-	(*GetAgencyResponse)(nil),      // 6: casebridge.liaison.v1.GetAgencyResponse
-	(*GetCurrentUserRequest)(nil),  // 7: casebridge.liaison.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil), // 8: casebridge.liaison.v1.GetCurrentUserResponse
-	(*ListUsersRequest)(nil),       // 9: casebridge.liaison.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 10: casebridge.liaison.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),      // 11: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),     // 12: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),      // 13: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),     // 14: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),  // 15: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil), // 16: casebridge.liaison.v1.DeactivateUserResponse
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 18: google.protobuf.FieldMask
+	(AgencyKind)(0),                   // 0: casebridge.liaison.v1.AgencyKind
+	(RoleGrantState)(0),               // 1: casebridge.liaison.v1.RoleGrantState
+	(*Agency)(nil),                    // 2: casebridge.liaison.v1.Agency
+	(*User)(nil),                      // 3: casebridge.liaison.v1.User
+	(*ListAgenciesRequest)(nil),       // 4: casebridge.liaison.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),      // 5: casebridge.liaison.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),          // 6: casebridge.liaison.v1.GetAgencyRequest
+	(*GetAgencyResponse)(nil),         // 7: casebridge.liaison.v1.GetAgencyResponse
+	(*GetCurrentUserRequest)(nil),     // 8: casebridge.liaison.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),    // 9: casebridge.liaison.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),          // 10: casebridge.liaison.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),         // 11: casebridge.liaison.v1.ListUsersResponse
+	(*GetUserRequest)(nil),            // 12: casebridge.liaison.v1.GetUserRequest
+	(*GetUserResponse)(nil),           // 13: casebridge.liaison.v1.GetUserResponse
+	(*CreateUserRequest)(nil),         // 14: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),        // 15: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),         // 16: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),        // 17: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),     // 18: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil),    // 19: casebridge.liaison.v1.DeactivateUserResponse
+	(*RoleGrant)(nil),                 // 20: casebridge.liaison.v1.RoleGrant
+	(*CreateRoleGrantRequest)(nil),    // 21: casebridge.liaison.v1.CreateRoleGrantRequest
+	(*CreateRoleGrantResponse)(nil),   // 22: casebridge.liaison.v1.CreateRoleGrantResponse
+	(*ListRoleGrantsRequest)(nil),     // 23: casebridge.liaison.v1.ListRoleGrantsRequest
+	(*ListRoleGrantsResponse)(nil),    // 24: casebridge.liaison.v1.ListRoleGrantsResponse
+	(*ApproveRoleGrantRequest)(nil),   // 25: casebridge.liaison.v1.ApproveRoleGrantRequest
+	(*ApproveRoleGrantResponse)(nil),  // 26: casebridge.liaison.v1.ApproveRoleGrantResponse
+	(*RejectRoleGrantRequest)(nil),    // 27: casebridge.liaison.v1.RejectRoleGrantRequest
+	(*RejectRoleGrantResponse)(nil),   // 28: casebridge.liaison.v1.RejectRoleGrantResponse
+	(*SignOutRequest)(nil),            // 29: casebridge.liaison.v1.SignOutRequest
+	(*SignOutResponse)(nil),           // 30: casebridge.liaison.v1.SignOutResponse
+	(*SignOutEverywhereRequest)(nil),  // 31: casebridge.liaison.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil), // 32: casebridge.liaison.v1.SignOutEverywhereResponse
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	17, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	17, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	17, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	17, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
-	1,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	2,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
-	1,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	2,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	2,  // 10: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	2,  // 11: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 12: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	18, // 13: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 14: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 15: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 16: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	5,  // 17: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	7,  // 18: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
-	9,  // 19: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	11, // 20: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	13, // 21: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	15, // 22: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	4,  // 23: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	6,  // 24: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	8,  // 25: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
-	10, // 26: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	12, // 27: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	14, // 28: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	16, // 29: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	33, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	33, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	33, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	33, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
+	2,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
+	3,  // 10: casebridge.liaison.v1.GetUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 11: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	3,  // 12: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 13: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	34, // 14: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 15: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 16: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	1,  // 17: casebridge.liaison.v1.RoleGrant.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	33, // 18: casebridge.liaison.v1.RoleGrant.decide_time:type_name -> google.protobuf.Timestamp
+	33, // 19: casebridge.liaison.v1.RoleGrant.create_time:type_name -> google.protobuf.Timestamp
+	33, // 20: casebridge.liaison.v1.RoleGrant.update_time:type_name -> google.protobuf.Timestamp
+	20, // 21: casebridge.liaison.v1.CreateRoleGrantRequest.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 22: casebridge.liaison.v1.CreateRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	1,  // 23: casebridge.liaison.v1.ListRoleGrantsRequest.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	20, // 24: casebridge.liaison.v1.ListRoleGrantsResponse.role_grants:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 25: casebridge.liaison.v1.ApproveRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	20, // 26: casebridge.liaison.v1.RejectRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	4,  // 27: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	6,  // 28: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	8,  // 29: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	10, // 30: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	12, // 31: casebridge.liaison.v1.DirectoryService.GetUser:input_type -> casebridge.liaison.v1.GetUserRequest
+	14, // 32: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	16, // 33: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	21, // 34: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:input_type -> casebridge.liaison.v1.CreateRoleGrantRequest
+	23, // 35: casebridge.liaison.v1.DirectoryService.ListRoleGrants:input_type -> casebridge.liaison.v1.ListRoleGrantsRequest
+	25, // 36: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:input_type -> casebridge.liaison.v1.ApproveRoleGrantRequest
+	27, // 37: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:input_type -> casebridge.liaison.v1.RejectRoleGrantRequest
+	29, // 38: casebridge.liaison.v1.DirectoryService.SignOut:input_type -> casebridge.liaison.v1.SignOutRequest
+	31, // 39: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:input_type -> casebridge.liaison.v1.SignOutEverywhereRequest
+	18, // 40: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	5,  // 41: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	7,  // 42: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	9,  // 43: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	11, // 44: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	13, // 45: casebridge.liaison.v1.DirectoryService.GetUser:output_type -> casebridge.liaison.v1.GetUserResponse
+	15, // 46: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	17, // 47: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	22, // 48: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:output_type -> casebridge.liaison.v1.CreateRoleGrantResponse
+	24, // 49: casebridge.liaison.v1.DirectoryService.ListRoleGrants:output_type -> casebridge.liaison.v1.ListRoleGrantsResponse
+	26, // 50: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:output_type -> casebridge.liaison.v1.ApproveRoleGrantResponse
+	28, // 51: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:output_type -> casebridge.liaison.v1.RejectRoleGrantResponse
+	30, // 52: casebridge.liaison.v1.DirectoryService.SignOut:output_type -> casebridge.liaison.v1.SignOutResponse
+	32, // 53: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:output_type -> casebridge.liaison.v1.SignOutEverywhereResponse
+	19, // 54: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -1175,8 +2219,8 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   16,
+			NumEnums:      2,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,13 +23,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_ListAgencies_FullMethodName   = "/casebridge.liaison.v1.DirectoryService/ListAgencies"
-	DirectoryService_GetAgency_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/GetAgency"
-	DirectoryService_GetCurrentUser_FullMethodName = "/casebridge.liaison.v1.DirectoryService/GetCurrentUser"
-	DirectoryService_ListUsers_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/ListUsers"
-	DirectoryService_CreateUser_FullMethodName     = "/casebridge.liaison.v1.DirectoryService/CreateUser"
-	DirectoryService_UpdateUser_FullMethodName     = "/casebridge.liaison.v1.DirectoryService/UpdateUser"
-	DirectoryService_DeactivateUser_FullMethodName = "/casebridge.liaison.v1.DirectoryService/DeactivateUser"
+	DirectoryService_ListAgencies_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/ListAgencies"
+	DirectoryService_GetAgency_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/GetAgency"
+	DirectoryService_GetCurrentUser_FullMethodName    = "/casebridge.liaison.v1.DirectoryService/GetCurrentUser"
+	DirectoryService_ListUsers_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/ListUsers"
+	DirectoryService_GetUser_FullMethodName           = "/casebridge.liaison.v1.DirectoryService/GetUser"
+	DirectoryService_CreateUser_FullMethodName        = "/casebridge.liaison.v1.DirectoryService/CreateUser"
+	DirectoryService_UpdateUser_FullMethodName        = "/casebridge.liaison.v1.DirectoryService/UpdateUser"
+	DirectoryService_CreateRoleGrant_FullMethodName   = "/casebridge.liaison.v1.DirectoryService/CreateRoleGrant"
+	DirectoryService_ListRoleGrants_FullMethodName    = "/casebridge.liaison.v1.DirectoryService/ListRoleGrants"
+	DirectoryService_ApproveRoleGrant_FullMethodName  = "/casebridge.liaison.v1.DirectoryService/ApproveRoleGrant"
+	DirectoryService_RejectRoleGrant_FullMethodName   = "/casebridge.liaison.v1.DirectoryService/RejectRoleGrant"
+	DirectoryService_SignOut_FullMethodName           = "/casebridge.liaison.v1.DirectoryService/SignOut"
+	DirectoryService_SignOutEverywhere_FullMethodName = "/casebridge.liaison.v1.DirectoryService/SignOutEverywhere"
+	DirectoryService_DeactivateUser_FullMethodName    = "/casebridge.liaison.v1.DirectoryService/DeactivateUser"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -49,11 +56,36 @@ type DirectoryServiceClient interface {
 	GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
+	// GetUser returns one user of an agency (members of that agency only).
+	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
 	// identity-provider subject on the user's first sign-in.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
 	// UpdateUser changes display_name, roles or active.
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*UpdateUserResponse, error)
+	// CreateRoleGrant proposes a user's roles after the change (the whole
+	// set). Nobody proposes for themselves. A change that adds a privileged
+	// role (admin, auditor, supervisor) waits as PENDING until a second admin
+	// of the same agency approves it; any other change is APPLIED at once.
+	// Either way the audit record names the roles before and after.
+	CreateRoleGrant(ctx context.Context, in *CreateRoleGrantRequest, opts ...grpc.CallOption) (*CreateRoleGrantResponse, error)
+	// ListRoleGrants lists a user's role grants, newest first; user_id "-"
+	// lists those of every user of the agency (filter state=PENDING for the
+	// ones waiting for approval).
+	ListRoleGrants(ctx context.Context, in *ListRoleGrantsRequest, opts ...grpc.CallOption) (*ListRoleGrantsResponse, error)
+	// ApproveRoleGrant applies a pending grant. The approver is an admin of
+	// the same agency who neither proposed it nor receives it; the user's
+	// roles must still be those the proposal started from (else ABORTED).
+	ApproveRoleGrant(ctx context.Context, in *ApproveRoleGrantRequest, opts ...grpc.CallOption) (*ApproveRoleGrantResponse, error)
+	// RejectRoleGrant refuses a pending grant; the proposer may withdraw
+	// their own proposal this way too.
+	RejectRoleGrant(ctx context.Context, in *RejectRoleGrantRequest, opts ...grpc.CallOption) (*RejectRoleGrantResponse, error)
+	// SignOut revokes the bearer token of this very request: it is refused
+	// from the next request on, by the API and the web application alike.
+	SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error)
+	// SignOutEverywhere ends every session and token of the caller issued
+	// until now (web sessions on every device, API tokens).
+	SignOutEverywhere(ctx context.Context, in *SignOutEverywhereRequest, opts ...grpc.CallOption) (*SignOutEverywhereResponse, error)
 	// DeactivateUser refuses the user from their next request on, whatever
 	// token they hold.
 	DeactivateUser(ctx context.Context, in *DeactivateUserRequest, opts ...grpc.CallOption) (*DeactivateUserResponse, error)
@@ -107,6 +139,16 @@ func (c *directoryServiceClient) ListUsers(ctx context.Context, in *ListUsersReq
 	return out, nil
 }
 
+func (c *directoryServiceClient) GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUserResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_GetUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *directoryServiceClient) CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateUserResponse)
@@ -121,6 +163,66 @@ func (c *directoryServiceClient) UpdateUser(ctx context.Context, in *UpdateUserR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateUserResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_UpdateUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateRoleGrant(ctx context.Context, in *CreateRoleGrantRequest, opts ...grpc.CallOption) (*CreateRoleGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateRoleGrantResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateRoleGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListRoleGrants(ctx context.Context, in *ListRoleGrantsRequest, opts ...grpc.CallOption) (*ListRoleGrantsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoleGrantsResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListRoleGrants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ApproveRoleGrant(ctx context.Context, in *ApproveRoleGrantRequest, opts ...grpc.CallOption) (*ApproveRoleGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveRoleGrantResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ApproveRoleGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) RejectRoleGrant(ctx context.Context, in *RejectRoleGrantRequest, opts ...grpc.CallOption) (*RejectRoleGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectRoleGrantResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_RejectRoleGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignOutResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_SignOut_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) SignOutEverywhere(ctx context.Context, in *SignOutEverywhereRequest, opts ...grpc.CallOption) (*SignOutEverywhereResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignOutEverywhereResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_SignOutEverywhere_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +256,36 @@ type DirectoryServiceServer interface {
 	GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error)
 	// ListUsers lists an agency's users (members of that agency only).
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
+	// GetUser returns one user of an agency (members of that agency only).
+	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// CreateUser adds an account to the admin's own agency. It is bound to an
 	// identity-provider subject on the user's first sign-in.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
 	// UpdateUser changes display_name, roles or active.
 	UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error)
+	// CreateRoleGrant proposes a user's roles after the change (the whole
+	// set). Nobody proposes for themselves. A change that adds a privileged
+	// role (admin, auditor, supervisor) waits as PENDING until a second admin
+	// of the same agency approves it; any other change is APPLIED at once.
+	// Either way the audit record names the roles before and after.
+	CreateRoleGrant(context.Context, *CreateRoleGrantRequest) (*CreateRoleGrantResponse, error)
+	// ListRoleGrants lists a user's role grants, newest first; user_id "-"
+	// lists those of every user of the agency (filter state=PENDING for the
+	// ones waiting for approval).
+	ListRoleGrants(context.Context, *ListRoleGrantsRequest) (*ListRoleGrantsResponse, error)
+	// ApproveRoleGrant applies a pending grant. The approver is an admin of
+	// the same agency who neither proposed it nor receives it; the user's
+	// roles must still be those the proposal started from (else ABORTED).
+	ApproveRoleGrant(context.Context, *ApproveRoleGrantRequest) (*ApproveRoleGrantResponse, error)
+	// RejectRoleGrant refuses a pending grant; the proposer may withdraw
+	// their own proposal this way too.
+	RejectRoleGrant(context.Context, *RejectRoleGrantRequest) (*RejectRoleGrantResponse, error)
+	// SignOut revokes the bearer token of this very request: it is refused
+	// from the next request on, by the API and the web application alike.
+	SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error)
+	// SignOutEverywhere ends every session and token of the caller issued
+	// until now (web sessions on every device, API tokens).
+	SignOutEverywhere(context.Context, *SignOutEverywhereRequest) (*SignOutEverywhereResponse, error)
 	// DeactivateUser refuses the user from their next request on, whatever
 	// token they hold.
 	DeactivateUser(context.Context, *DeactivateUserRequest) (*DeactivateUserResponse, error)
@@ -184,11 +311,32 @@ func (UnimplementedDirectoryServiceServer) GetCurrentUser(context.Context, *GetC
 func (UnimplementedDirectoryServiceServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
 }
+func (UnimplementedDirectoryServiceServer) GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
+}
 func (UnimplementedDirectoryServiceServer) CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
 }
 func (UnimplementedDirectoryServiceServer) UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateUser not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateRoleGrant(context.Context, *CreateRoleGrantRequest) (*CreateRoleGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRoleGrant not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListRoleGrants(context.Context, *ListRoleGrantsRequest) (*ListRoleGrantsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoleGrants not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ApproveRoleGrant(context.Context, *ApproveRoleGrantRequest) (*ApproveRoleGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveRoleGrant not implemented")
+}
+func (UnimplementedDirectoryServiceServer) RejectRoleGrant(context.Context, *RejectRoleGrantRequest) (*RejectRoleGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectRoleGrant not implemented")
+}
+func (UnimplementedDirectoryServiceServer) SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignOut not implemented")
+}
+func (UnimplementedDirectoryServiceServer) SignOutEverywhere(context.Context, *SignOutEverywhereRequest) (*SignOutEverywhereResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignOutEverywhere not implemented")
 }
 func (UnimplementedDirectoryServiceServer) DeactivateUser(context.Context, *DeactivateUserRequest) (*DeactivateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeactivateUser not implemented")
@@ -286,6 +434,24 @@ func _DirectoryService_ListUsers_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_GetUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetUser(ctx, req.(*GetUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DirectoryService_CreateUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateUserRequest)
 	if err := dec(in); err != nil {
@@ -318,6 +484,114 @@ func _DirectoryService_UpdateUser_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).UpdateUser(ctx, req.(*UpdateUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateRoleGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRoleGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateRoleGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateRoleGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateRoleGrant(ctx, req.(*CreateRoleGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListRoleGrants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoleGrantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListRoleGrants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListRoleGrants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListRoleGrants(ctx, req.(*ListRoleGrantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ApproveRoleGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveRoleGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ApproveRoleGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ApproveRoleGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ApproveRoleGrant(ctx, req.(*ApproveRoleGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_RejectRoleGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectRoleGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).RejectRoleGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_RejectRoleGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).RejectRoleGrant(ctx, req.(*RejectRoleGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_SignOut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignOutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).SignOut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_SignOut_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).SignOut(ctx, req.(*SignOutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_SignOutEverywhere_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignOutEverywhereRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).SignOutEverywhere(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_SignOutEverywhere_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).SignOutEverywhere(ctx, req.(*SignOutEverywhereRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -364,12 +638,40 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _DirectoryService_ListUsers_Handler,
 		},
 		{
+			MethodName: "GetUser",
+			Handler:    _DirectoryService_GetUser_Handler,
+		},
+		{
 			MethodName: "CreateUser",
 			Handler:    _DirectoryService_CreateUser_Handler,
 		},
 		{
 			MethodName: "UpdateUser",
 			Handler:    _DirectoryService_UpdateUser_Handler,
+		},
+		{
+			MethodName: "CreateRoleGrant",
+			Handler:    _DirectoryService_CreateRoleGrant_Handler,
+		},
+		{
+			MethodName: "ListRoleGrants",
+			Handler:    _DirectoryService_ListRoleGrants_Handler,
+		},
+		{
+			MethodName: "ApproveRoleGrant",
+			Handler:    _DirectoryService_ApproveRoleGrant_Handler,
+		},
+		{
+			MethodName: "RejectRoleGrant",
+			Handler:    _DirectoryService_RejectRoleGrant_Handler,
+		},
+		{
+			MethodName: "SignOut",
+			Handler:    _DirectoryService_SignOut_Handler,
+		},
+		{
+			MethodName: "SignOutEverywhere",
+			Handler:    _DirectoryService_SignOutEverywhere_Handler,
 		},
 		{
 			MethodName: "DeactivateUser",
