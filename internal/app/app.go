@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/casebridge/casebridge/gateway"
 	"github.com/casebridge/casebridge/gateway/web"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/internal/devca"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
@@ -80,6 +83,39 @@ type Config struct {
 	// the file holding its session key (--session-key-file; default
 	// <data-dir>/web-session.key, created 0600).
 	WebClientID, WebClientSecret, SessionKeyFile string
+
+	// GRPC is the transport between the gateway and the services (and
+	// between services): mutual TLS, see GRPCTLS.
+	GRPC GRPCTLS
+	// GRPCTransport bounds the services' connections (zero: defaults).
+	GRPCTransport rpc.Transport
+	// HTTP bounds the gateway's connections and, with TLSCert/TLSKey (or
+	// DevHTTPS), serves HTTPS.
+	HTTP            gateway.ServerConfig
+	TLSCert, TLSKey string
+	DevHTTPS        bool
+	// UserRate and AddressRate are the rate limits (nil: the defaults;
+	// a zero Rate turns one off).
+	UserRate, AddressRate *rpc.RateLimit
+}
+
+// GRPCTLS configures mutual TLS on the gRPC hop. The services present
+// Cert/Key and require a client certificate signed by ClientCA; callers
+// (the gateway, services calling each other) present ClientCert/ClientKey
+// and verify the services against ServerCA (default ClientCA). With
+// DevIssuer set and nothing given, the development CA under DataDir
+// (internal/devca) issues all of them, so development and tests run the
+// production path. Plaintext is refused unless Plaintext is set (behind a
+// mesh that does mTLS itself), and then no peer is trusted to forward a
+// client's address.
+type GRPCTLS struct {
+	Cert, Key, ClientCA             string
+	ClientCert, ClientKey, ServerCA string
+	Plaintext                       bool
+}
+
+func (g GRPCTLS) empty() bool {
+	return g.Cert == "" && g.Key == "" && g.ClientCA == "" && g.ClientCert == "" && g.ClientKey == "" && g.ServerCA == ""
 }
 
 // Validate checks cfg and fills defaults.
@@ -102,7 +138,54 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.GRPC.empty() && !c.GRPC.Plaintext {
+		if !c.DevIssuer {
+			return errors.New("gRPC needs TLS: --grpc-tls-cert, --grpc-tls-key, --grpc-client-ca (services) and --grpc-client-cert, --grpc-client-key (callers); or --grpc-plaintext behind a mesh that encrypts")
+		}
+		// Development: the local CA issues everything.
+		f, err := devca.Ensure(c.DataDir)
+		if err != nil {
+			return err
+		}
+		c.GRPC = GRPCTLS{Cert: f.ServerCert, Key: f.ServerKey, ClientCA: f.CA,
+			ClientCert: f.GatewayCert, ClientKey: f.GatewayKey, ServerCA: f.CA}
+		if c.DevHTTPS && c.TLSCert == "" {
+			c.TLSCert, c.TLSKey = f.EdgeCert, f.EdgeKey
+		}
+	}
+	if c.GRPC.ServerCA == "" {
+		c.GRPC.ServerCA = c.GRPC.ClientCA
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("HTTPS needs both --tls-cert and --tls-key")
+	}
 	return auth.ValidateIssuers(c.Issuers)
+}
+
+// serverTLS and dialCreds are the gRPC transport of this process.
+func (c *Config) serverTLS() (*tls.Config, error) {
+	if c.GRPC.Plaintext {
+		return nil, nil
+	}
+	return rpc.ServerTLS(c.GRPC.Cert, c.GRPC.Key, c.GRPC.ClientCA)
+}
+
+func (c *Config) dialCreds() (credentials.TransportCredentials, error) {
+	if c.GRPC.Plaintext {
+		return insecure.NewCredentials(), nil
+	}
+	tc, err := rpc.ClientTLS(c.GRPC.ClientCert, c.GRPC.ClientKey, c.GRPC.ServerCA)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewTLS(tc), nil
+}
+
+func rateOr(l *rpc.RateLimit, def rpc.RateLimit) rpc.RateLimit {
+	if l == nil {
+		return def
+	}
+	return *l
 }
 
 func (c *Config) runsServices() bool { return c.Target != "gateway" }
@@ -121,6 +204,7 @@ type App struct {
 	audit    *audit.Writer
 	connsMu  sync.Mutex
 	conns    map[string]*grpc.ClientConn
+	creds    credentials.TransportCredentials
 	stop     context.CancelFunc
 	served   chan error
 	public   string
@@ -141,6 +225,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	if a.creds, err = cfg.dialCreds(); err != nil {
+		return nil, err
+	}
 
 	if cfg.runsGateway() {
 		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -148,7 +235,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
 		if a.public == "" {
-			a.public = "http://" + a.httpLn.Addr().String()
+			scheme := "http://"
+			if cfg.TLSCert != "" {
+				scheme = "https://"
+			}
+			a.public = scheme + a.httpLn.Addr().String()
 		}
 	} else {
 		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -207,11 +298,19 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		auditor = nil
 	}
 	az := authz.NewAuthorizer(a.engine)
+	stls, err := cfg.serverTLS()
+	if err != nil {
+		return err
+	}
 	a.grpcSrv = rpc.NewServer(rpc.Config{
-		Logger: cfg.Logger,
-		Audit:  auditor,
-		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
-		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
+		Logger:      cfg.Logger,
+		Audit:       auditor,
+		Auth:        []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
+		After:       []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
+		TLS:         stls,
+		Transport:   cfg.GRPCTransport,
+		UserRate:    rateOr(cfg.UserRate, rpc.DefaultUserRateLimit),
+		AddressRate: rateOr(cfg.AddressRate, rpc.DefaultAddressRateLimit),
 	})
 	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
 	var names []string
@@ -239,12 +338,19 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 		return err
 	}
 	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts, UI: ui,
-		TrustForwardedFor: a.cfg.TrustForwardedFor}); err != nil {
+		TrustForwardedFor: a.cfg.TrustForwardedFor, DialOptions: a.dialOptions()}); err != nil {
 		return err
 	}
-	a.httpSrv = &http.Server{Handler: a.gw, ReadHeaderTimeout: 10 * time.Second}
+	hc := a.cfg.HTTP
+	if a.cfg.TLSCert != "" {
+		if hc.TLS, err = gateway.EdgeTLS(a.cfg.TLSCert, a.cfg.TLSKey); err != nil {
+			return err
+		}
+	}
+	var ln net.Listener
+	a.httpSrv, ln = gateway.NewServer(a.gw, a.httpLn, hc)
 	go func() {
-		if err := a.httpSrv.Serve(a.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			a.served <- err
 		}
 	}()
@@ -311,7 +417,7 @@ func (a *App) conn(name string) *grpc.ClientConn {
 		return c
 	}
 	// NewClient only fails on a malformed target or options; connecting is lazy.
-	c, err := grpc.NewClient(a.upstream(name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := grpc.NewClient(a.upstream(name), a.dialOptions()...)
 	if err != nil {
 		panic(fmt.Sprintf("app: client for %s: %v", name, err))
 	}
@@ -320,6 +426,12 @@ func (a *App) conn(name string) *grpc.ClientConn {
 	}
 	a.conns[name] = c
 	return c
+}
+
+// dialOptions are how this process reaches the services: mutual TLS and
+// keepalive pings the services' enforcement accepts.
+func (a *App) dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithTransportCredentials(a.creds), grpc.WithKeepaliveParams(rpc.ClientKeepalive)}
 }
 
 // HTTPURL is the gateway's base URL ("" when the gateway does not run here).
