@@ -38,7 +38,7 @@ func refusedByGateway(ctx context.Context, msg protoreflect.Message) error {
 	}
 	field := replacementField(msg)
 	if field == "" {
-		field = jsonPath(strings.ReplaceAll(v[0], "-", "_"))
+		field = v[0]
 	}
 	return FieldError(field, "must be valid UTF-8")
 }

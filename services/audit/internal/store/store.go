@@ -115,6 +115,26 @@ func ListCase(ctx context.Context, db postgres.Querier, caseID string, after *Ca
 		ORDER BY e.event_time, e.agency_id, e.seq LIMIT $5`, caseID, after.Time, after.AgencyID, after.Seq, limit)
 }
 
+// ListCaseBefore is ListCase restricted to records made before the time
+// end (the fixed end of an export).
+func ListCaseBefore(ctx context.Context, db postgres.Querier, caseID string, after *CaseAfter, end time.Time, limit int) ([]Row, error) {
+	if after == nil {
+		return collect(ctx, db, selectRow+` WHERE `+namesCase+` AND e.event_time < $2
+			ORDER BY e.event_time, e.agency_id, e.seq LIMIT $3`, caseID, end, limit)
+	}
+	return collect(ctx, db, selectRow+` WHERE `+namesCase+` AND e.event_time < $2 AND (e.event_time, e.agency_id, e.seq) > ($3, $4::uuid, $5)
+		ORDER BY e.event_time, e.agency_id, e.seq LIMIT $6`, caseID, end, after.Time, after.AgencyID, after.Seq, limit)
+}
+
+// CountCase counts the records naming caseID made before end, stopping at
+// limit (it answers limit when there are more).
+func CountCase(ctx context.Context, db postgres.Querier, caseID string, end time.Time, limit int) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM audit.events e WHERE `+namesCase+`
+		AND e.event_time < $2 LIMIT $3) s`, caseID, end, limit).Scan(&n)
+	return n, postgres.Translate(err)
+}
+
 func collect(ctx context.Context, db postgres.Querier, sql string, args ...any) ([]Row, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
