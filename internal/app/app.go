@@ -8,11 +8,13 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -290,8 +292,11 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	if dev != nil {
 		issuers = append(issuers, auth.IssuerConfig{Name: devissuer.Name, URL: a.issuerRL, Audience: devissuer.Audience, BindByEmail: true})
 	}
-	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool),
-		auth.WithLogger(cfg.Logger), auth.WithKnownRoles(authz.Roles...))
+	authOpts := []auth.Option{auth.WithLogger(cfg.Logger), auth.WithKnownRoles(authz.Roles...)}
+	if c := a.issuerClient(); c != nil {
+		authOpts = append(authOpts, auth.WithHTTPClient(c))
+	}
+	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), authOpts...)
 	a.audit = audit.NewWriter(a.pool, cfg.Logger)
 	auditor := audit.Interceptor(a.audit)
 	if cfg.DisableAudit {
@@ -361,7 +366,8 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 // client is configured for it (then "/" is not served).
 func (a *App) webUI() (func(map[string]*grpc.ClientConn) (http.Handler, error), error) {
 	cfg := a.cfg
-	wc := web.Config{Logger: cfg.Logger, PublicURL: a.public, ClientID: cfg.WebClientID, ClientSecret: cfg.WebClientSecret}
+	wc := web.Config{Logger: cfg.Logger, PublicURL: a.public, ClientID: cfg.WebClientID, ClientSecret: cfg.WebClientSecret,
+		HTTPClient: a.issuerClient()}
 	switch {
 	case cfg.WebClientID != "" && len(cfg.Issuers) > 0:
 		wc.IssuerURL = cfg.Issuers[0].URL
@@ -426,6 +432,25 @@ func (a *App) conn(name string) *grpc.ClientConn {
 	}
 	a.conns[name] = c
 	return c
+}
+
+// issuerClient is the HTTP client for the development issuer when the
+// gateway serves it over HTTPS with the development CA's certificate: it
+// trusts that CA (and the system's roots). nil otherwise (the default
+// client).
+func (a *App) issuerClient() *http.Client {
+	if !a.cfg.DevHTTPS || !a.cfg.DevIssuer {
+		return nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if pem, err := os.ReadFile(devca.Paths(a.cfg.DataDir).CA); err == nil {
+		pool.AppendCertsFromPEM(pem)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}}
 }
 
 // dialOptions are how this process reaches the services: mutual TLS and
