@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -30,6 +31,9 @@ type ServerConfig struct {
 	MaxConnsPerClient int
 	// TLS, when set, serves HTTPS (TLS 1.2+, HTTP/2 and HTTP/1.1).
 	TLS *tls.Config
+	// ErrorLog receives the server's own complaints (failed handshakes,
+	// timed-out connections): expected under abuse, so logged at debug.
+	ErrorLog *log.Logger
 }
 
 // DefaultServerConfig is the edge's default. A browser opens about six
@@ -66,7 +70,7 @@ func (c ServerConfig) WithDefaults() ServerConfig {
 	case c.MaxConnsPerClient < 0:
 		d.MaxConnsPerClient = 0
 	}
-	d.TLS = c.TLS
+	d.TLS, d.ErrorLog = c.TLS, c.ErrorLog
 	return d
 }
 
@@ -94,6 +98,7 @@ func NewServer(h http.Handler, ln net.Listener, cfg ServerConfig) (*http.Server,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          cfg.ErrorLog,
 	}
 	if cfg.MaxConnsPerClient > 0 {
 		ln = &capListener{Listener: ln, max: cfg.MaxConnsPerClient, open: map[string]int{}}

@@ -352,6 +352,9 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 			return err
 		}
 	}
+	if hc.ErrorLog == nil {
+		hc.ErrorLog = slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelDebug)
+	}
 	var ln net.Listener
 	a.httpSrv, ln = gateway.NewServer(a.gw, a.httpLn, hc)
 	go func() {

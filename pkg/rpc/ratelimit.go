@@ -53,7 +53,7 @@ type limiterEntry struct {
 }
 
 func newLimiterSet(l RateLimit) *limiterSet {
-	return &limiterSet{limit: l, m: map[string]*limiterEntry{}, swept: time.Now()}
+	return &limiterSet{limit: l, m: map[string]*limiterEntry{}}
 }
 
 // wait reports how long key must wait before its next request; 0 lets it
