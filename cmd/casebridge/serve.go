@@ -33,6 +33,7 @@ type serveFlags struct {
 	tlsCert, tlsKey string
 	devHTTPS        bool
 	grpcTLS         app.GRPCTLS
+	grpcHealthAddr  string
 	grpcTransport   rpc.Transport
 	http            gateway.ServerConfig
 	userRate        rpc.RateLimit
@@ -70,6 +71,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.grpcTLS.ClientCert, "grpc-client-cert", "", "certificate this process presents when calling services (the gateway's names casebridge-gateway)")
 	fs.StringVar(&f.grpcTLS.ClientKey, "grpc-client-key", "", "private key of --grpc-client-cert")
 	fs.StringVar(&f.grpcTLS.ServerCA, "grpc-server-ca", "", "CA that verifies the services' certificates (default --grpc-client-ca)")
+	fs.StringVar(&f.grpcHealthAddr, "grpc-health-addr", "", "serve the gRPC health service alone, plaintext, here (e.g. 0.0.0.0:9091) for probes without a client certificate; off when empty")
 	fs.BoolVar(&f.grpcTLS.Plaintext, "grpc-plaintext", false, "gRPC without TLS (only behind a mesh that encrypts; then no caller is trusted to forward client addresses)")
 	fs.DurationVar(&f.grpcTransport.HandshakeTimeout, "grpc-handshake-timeout", rpc.DefaultTransport.HandshakeTimeout, "gRPC: close a connection that has not finished TLS and the HTTP/2 preface by then")
 	fs.DurationVar(&f.grpcTransport.MaxConnectionIdle, "grpc-max-conn-idle", rpc.DefaultTransport.MaxConnectionIdle, "gRPC: close a connection without calls for this long")
@@ -97,7 +99,7 @@ func (f *serveFlags) config() app.Config {
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
-		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport,
+		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
 		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate,
 	}
 	for _, u := range f.oidcIssuers {

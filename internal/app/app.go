@@ -89,6 +89,10 @@ type Config struct {
 	// GRPC is the transport between the gateway and the services (and
 	// between services): mutual TLS, see GRPCTLS.
 	GRPC GRPCTLS
+	// GRPCHealthAddr, when set, serves the gRPC health service alone,
+	// plaintext, there (--grpc-health-addr): for probes without a client
+	// certificate.
+	GRPCHealthAddr string
 	// GRPCTransport bounds the services' connections (zero: defaults).
 	GRPCTransport rpc.Transport
 	// HTTP bounds the gateway's connections and, with TLSCert/TLSKey (or
@@ -200,6 +204,8 @@ type App struct {
 	grpcLn   net.Listener
 	httpSrv  *http.Server
 	grpcSrv  *rpc.Server
+	healthLn net.Listener
+	healthGS *grpc.Server
 	gw       *gateway.Gateway
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
@@ -325,6 +331,13 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		}
 	}
 	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, names...)
+	if cfg.GRPCHealthAddr != "" {
+		if a.healthLn, err = net.Listen("tcp", cfg.GRPCHealthAddr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.GRPCHealthAddr, err)
+		}
+		a.healthGS = a.grpcSrv.HealthOnly()
+		go func() { _ = a.healthGS.Serve(a.healthLn) }()
+	}
 	go func() { a.served <- a.grpcSrv.Serve(a.grpcLn) }()
 	return nil
 }
@@ -543,6 +556,9 @@ func (a *App) closeAll() {
 	}
 	if a.grpcSrv != nil {
 		a.grpcSrv.Stop()
+	}
+	if a.healthGS != nil {
+		a.healthGS.Stop()
 	}
 	if a.httpLn != nil {
 		_ = a.httpLn.Close()

@@ -165,6 +165,16 @@ func NewServer(cfg Config) *Server {
 	return &Server{Server: gs, Health: hs}
 }
 
+// HealthOnly returns a plaintext gRPC server with nothing but the health
+// service (the same statuses as s): for probes that cannot present a
+// client certificate, such as the kubelet's gRPC probe. It serves no data
+// and no method of the API.
+func (s *Server) HealthOnly() *grpc.Server {
+	gs := grpc.NewServer(grpc.ConnectionTimeout(DefaultTransport.HandshakeTimeout))
+	healthpb.RegisterHealthServer(gs, s.Health)
+	return gs
+}
+
 // WatchReadiness sets the health status of every name to SERVING while ping
 // succeeds and NOT_SERVING while it fails, checking every interval until ctx
 // ends. The gateway's /readyz asks this health service.
