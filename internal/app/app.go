@@ -486,6 +486,14 @@ func (a *App) GRPCAddr() string {
 	return a.grpcLn.Addr().String()
 }
 
+// GRPCHealthAddr is the health-only port's address ("" when off).
+func (a *App) GRPCHealthAddr() string {
+	if a.healthLn == nil {
+		return ""
+	}
+	return a.healthLn.Addr().String()
+}
+
 // Methods lists the full names of the RPCs this process serves (health and
 // reflection excepted), for tests that must cover every RPC.
 func (a *App) Methods() []string {

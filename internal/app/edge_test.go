@@ -19,8 +19,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	"github.com/casebridge/casebridge/internal/app"
@@ -59,6 +61,23 @@ func TestGRPCRequiresMutualTLS(t *testing.T) {
 	conn, ctx := s.GRPC(t, "det.alvarez@csp.example")
 	_, err = casesv1.NewCaseServiceClient(conn).ListCases(ctx, &casesv1.ListCasesRequest{})
 	require.NoError(t, err)
+}
+
+// The health-only port (--grpc-health-addr) answers probes in plaintext and
+// serves nothing else.
+func TestHealthOnlyPort(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.GRPCHealthAddr = "127.0.0.1:0" })
+	conn, err := grpc.NewClient(s.App.GRPCHealthAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+	_, err = casesv1.NewCaseServiceClient(conn).ListCases(ctx, &casesv1.ListCasesRequest{})
+	require.Equal(t, codes.Unimplemented, status.Code(err))
 }
 
 // Forged forwarded metadata over direct gRPC is not what the audit trail
