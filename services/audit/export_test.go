@@ -118,6 +118,65 @@ func TestCSVReportCap(t *testing.T) {
 	require.Contains(t, body, "FAILED_PRECONDITION")
 }
 
+// A download that lasts longer than the HTTP read and write timeouts is not
+// cut: the export moves the write deadline on chunk by chunk (net/http
+// itself lifts the read deadline once the request is read). The client
+// reads slowly on purpose.
+func TestCSVReportOutlastsHTTPTimeouts(t *testing.T) {
+	t.Parallel()
+	setup := start(t)
+	id := createCase(t, setup, detective, "slow reader")
+	fill(t, setup, id, 20_000)
+	// The same database behind a gateway with tight timeouts.
+	const timeout = 200 * time.Millisecond
+	s := apptest.StartOn(t, setup.DatabaseURL, func(c *app.Config) {
+		c.DBRole = "casebridge_app"
+		c.HTTP.ReadTimeout, c.HTTP.WriteTimeout = timeout, timeout
+	})
+	tok := "Bearer " + s.Token(t, auditor)
+	get := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		req.Header.Set("Authorization", tok)
+		return s.HTTPClient().Do(req)
+	}
+	// Warm up (the first call discovers the token issuer).
+	require.Eventually(t, func() bool {
+		resp, err := get("/v1/cases/" + id + "/audit?page_size=1")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond)
+
+	resp, err := get("/v1/cases/" + id + "/audit:csv")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	begin := time.Now()
+	var got strings.Builder
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "cut after %v", time.Since(begin))
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Greater(t, time.Since(begin), 2*timeout, "the download outlasted the timeouts")
+	recs, err := csv.NewReader(strings.NewReader(got.String())).ReadAll()
+	require.NoError(t, err)
+	filler := 0
+	for _, r := range recs {
+		if r[3] == "filler@example.org" {
+			filler++
+		}
+	}
+	require.Equal(t, 20_000, filler, "every row")
+}
+
 // fill inserts n records about caseID into a chain of their own.
 func fill(t testing.TB, s *apptest.System, caseID string, n int) {
 	t.Helper()
