@@ -3,13 +3,17 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"regexp"
+	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // ErrorBody is the one JSON error shape of the HTTP API, for every error:
@@ -57,6 +61,9 @@ func writeErrorCode(w http.ResponseWriter, r *http.Request, code int, st *status
 				body.Details = append(body.Details, FieldDetail{Field: v.GetField(), Description: v.GetDescription()})
 			}
 		}
+	}
+	if d := rpc.RetryAfter(st.Err()); d > 0 && code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
 	if st.Code() == codes.Unauthenticated {
 		v := `Bearer realm="casebridge"`
@@ -106,6 +113,10 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 	if st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 		st = withDecodeField(st)
 	}
+	if st.Code() == codes.ResourceExhausted && bodyTooLarge(r.Context()) {
+		writeErrorCode(w, r, http.StatusRequestEntityTooLarge, st)
+		return
+	}
 	writeError(w, r, st)
 }
 
@@ -139,4 +150,10 @@ func routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marsh
 	default:
 		writeError(w, r, status.New(codes.NotFound, "no such route"))
 	}
+}
+
+func statusInvalid(msg string) *status.Status { return status.New(codes.InvalidArgument, msg) }
+
+func statusTooLarge() *status.Status {
+	return status.Newf(codes.ResourceExhausted, "request body larger than %d bytes", maxBodyBytes)
 }

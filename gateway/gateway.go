@@ -37,9 +37,6 @@ import (
 
 const requestIDHeader = "X-Request-Id"
 
-// maxBodyBytes bounds a request body; larger bodies answer 400.
-const maxBodyBytes = 1 << 20
-
 // Config says where the services are and what else the edge serves.
 type Config struct {
 	Logger *slog.Logger
@@ -54,6 +51,10 @@ type Config struct {
 	// UI, when set, builds the web application from the gateway's upstream
 	// connections; it is served at "/" (every path the API does not own).
 	UI func(conns map[string]*grpc.ClientConn) (http.Handler, error)
+	// DialOptions reach the services: transport credentials (mutual TLS
+	// with the gateway's client certificate) and keepalive. Default:
+	// plaintext, for tests of the edge alone.
+	DialOptions []grpc.DialOption
 }
 
 // Gateway is the HTTP handler. It owns its gRPC connections; Close closes them.
@@ -113,7 +114,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			_ = g.Close()
 			return nil, fmt.Errorf("gateway: no upstream address for service %q", name)
 		}
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		opts := cfg.DialOptions
+		if len(opts) == 0 {
+			opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		}
+		conn, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			_ = g.Close()
 			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
@@ -127,6 +132,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
+	for _, e := range exports {
+		root.Handle(e.Pattern, g.serveExport(mux, e))
+	}
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -147,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		root.Handle("/", ui)
 	}
-	g.handler = clientAddress(cfg.TrustForwardedFor, withRequestID(limitBody(csvAccept(root))))
+	g.handler = clientAddress(cfg.TrustForwardedFor, withRequestID(screen(csvAccept(root))))
 	return g, nil
 }
 
@@ -208,6 +216,9 @@ func headerMatcher(key string) (string, bool) {
 		return "x-purpose", true
 	case "user-agent":
 		return "x-forwarded-user-agent", true
+	case rpc.InvalidUTF8Header, rpc.BodyTooLargeHeader:
+		// Set by screen only (it drops what clients send).
+		return strings.ToLower(key), true
 	}
 	return "", false
 }
@@ -238,15 +249,6 @@ func withRequestID(next http.Handler) http.Handler {
 			r.Header.Set(requestIDHeader, id)
 		}
 		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r)
-	})
-}
-
-func limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -13,9 +13,11 @@ import (
 
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/internal/devca"
 	"github.com/casebridge/casebridge/migrations"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // issuerURLFile records, in the data dir, the development issuer URL of the
@@ -42,7 +44,8 @@ stops everything, PostgreSQL included, on Ctrl-C.`,
 		},
 	}
 	f.register(cmd.Flags(), false)
-	cmd.AddCommand(newDevTokenCmd())
+	cmd.Flags().BoolVar(&f.devHTTPS, "https", false, "serve the gateway over HTTPS with the development CA's certificate (trust <data-dir>/tls/ca.pem)")
+	cmd.AddCommand(newDevTokenCmd(), newDevCertCmd())
 	return cmd
 }
 
@@ -108,7 +111,7 @@ Casebridge is running with the demo world.
 
   web application      %s/  (sign in as any demo user)
   gateway (HTTP/JSON)  %s
-  gRPC                 %s
+  gRPC (mutual TLS)    %s  (CA and certificates: %s dev cert%s)
   OpenAPI              %s/openapi.json
   token issuer (dev)   %s
 
@@ -120,7 +123,7 @@ Get a token for a demo user, then call the API:
 Demo users: %s
 
 Press Ctrl-C to stop (PostgreSQL stops too).
-`, a.HTTPURL(), a.HTTPURL(), a.GRPCAddr(), a.HTTPURL(), a.DevIssuerURL(), self, dd, a.HTTPURL(), demoEmails())
+`, a.HTTPURL(), a.HTTPURL(), a.GRPCAddr(), self, dd, a.HTTPURL(), a.DevIssuerURL(), self, dd, a.HTTPURL(), demoEmails())
 }
 
 func demoEmails() string {
@@ -168,5 +171,36 @@ func newDevTokenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./.casebridge", "data directory of `casebridge dev` (holds the issuer key)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "gateway address, when no `casebridge dev` has recorded its issuer URL")
 	cmd.Flags().DurationVar(&ttl, "ttl", 8*time.Hour, "token lifetime")
+	return cmd
+}
+
+func newDevCertCmd() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "cert",
+		Short: "Print where the development CA and certificates are (created if missing), for grpcurl and other clients",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			f, err := devca.Ensure(dataDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), `CA certificate        %s
+client certificate    %s
+client key            %s
+gateway certificate   %s  (identifies as %s: trusted to forward client addresses)
+services certificate  %s
+HTTPS certificate     %s  (casebridge dev --https)
+
+  grpcurl -cacert %s -cert %s -key %s 127.0.0.1:9090 list
+`, f.CA, f.ClientCert, f.ClientKey, f.GatewayCert, rpc.GatewayIdentity, f.ServerCert, f.EdgeCert,
+				f.CA, f.ClientCert, f.ClientKey)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./.casebridge", "data directory of `casebridge dev`")
 	return cmd
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/casebridge/casebridge/gateway"
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // serveFlags are the flags of serve (and, in part, dev).
@@ -32,6 +34,15 @@ type serveFlags struct {
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
+
+	tlsCert, tlsKey string
+	devHTTPS        bool
+	grpcTLS         app.GRPCTLS
+	grpcHealthAddr  string
+	grpcTransport   rpc.Transport
+	http            gateway.ServerConfig
+	userRate        rpc.RateLimit
+	addressRate     rpc.RateLimit
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -62,6 +73,28 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "HTTPS certificate of the gateway (PEM; with --tls-key): TLS 1.2+, HTTP/2")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	fs.StringVar(&f.grpcTLS.Cert, "grpc-tls-cert", "", "the services' gRPC certificate (PEM; with --grpc-tls-key and --grpc-client-ca)")
+	fs.StringVar(&f.grpcTLS.Key, "grpc-tls-key", "", "private key of --grpc-tls-cert")
+	fs.StringVar(&f.grpcTLS.ClientCA, "grpc-client-ca", "", "CA whose client certificates the services require (mutual TLS); also verifies the services when --grpc-server-ca is empty")
+	fs.StringVar(&f.grpcTLS.ClientCert, "grpc-client-cert", "", "certificate this process presents when calling services (the gateway's names casebridge-gateway)")
+	fs.StringVar(&f.grpcTLS.ClientKey, "grpc-client-key", "", "private key of --grpc-client-cert")
+	fs.StringVar(&f.grpcTLS.ServerCA, "grpc-server-ca", "", "CA that verifies the services' certificates (default --grpc-client-ca)")
+	fs.StringVar(&f.grpcHealthAddr, "grpc-health-addr", "", "serve the gRPC health service alone, plaintext, here (e.g. 0.0.0.0:9091) for probes without a client certificate; off when empty")
+	fs.BoolVar(&f.grpcTLS.Plaintext, "grpc-plaintext", false, "gRPC without TLS (only behind a mesh that encrypts; then no caller is trusted to forward client addresses)")
+	fs.DurationVar(&f.grpcTransport.HandshakeTimeout, "grpc-handshake-timeout", rpc.DefaultTransport.HandshakeTimeout, "gRPC: close a connection that has not finished TLS and the HTTP/2 preface by then")
+	fs.DurationVar(&f.grpcTransport.MaxConnectionIdle, "grpc-max-conn-idle", rpc.DefaultTransport.MaxConnectionIdle, "gRPC: close a connection without calls for this long")
+	fs.DurationVar(&f.grpcTransport.MaxConnectionAge, "grpc-max-conn-age", rpc.DefaultTransport.MaxConnectionAge, "gRPC: close (GOAWAY) connections this old; clients reconnect")
+	fs.DurationVar(&f.http.ReadHeaderTimeout, "http-read-header-timeout", gateway.DefaultServerConfig.ReadHeaderTimeout, "HTTP: TLS handshake and request headers must arrive within this")
+	fs.DurationVar(&f.http.ReadTimeout, "http-read-timeout", gateway.DefaultServerConfig.ReadTimeout, "HTTP: a whole request, body included, must arrive within this")
+	fs.DurationVar(&f.http.WriteTimeout, "http-write-timeout", gateway.DefaultServerConfig.WriteTimeout, "HTTP: a response must be written within this (exports: each chunk)")
+	fs.DurationVar(&f.http.IdleTimeout, "http-idle-timeout", gateway.DefaultServerConfig.IdleTimeout, "HTTP: close a keep-alive connection idle this long")
+	fs.IntVar(&f.http.MaxConnsPerClient, "max-conns-per-client", gateway.DefaultServerConfig.MaxConnsPerClient, "HTTP: concurrent connections one client address may hold (-1: no cap)")
+	fs.Float64Var(&f.userRate.Rate, "rate-limit-user", rpc.DefaultUserRateLimit.Rate, "requests per second one user may make, sustained (0: off)")
+	fs.IntVar(&f.userRate.Burst, "rate-limit-user-burst", rpc.DefaultUserRateLimit.Burst, "requests one user may make at once")
+	fs.Float64Var(&f.addressRate.Rate, "rate-limit-address", rpc.DefaultAddressRateLimit.Rate, "requests per second one client address may make, sustained (0: off)")
+	fs.IntVar(&f.addressRate.Burst, "rate-limit-address-burst", rpc.DefaultAddressRateLimit.Burst, "requests one client address may make at once")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
 		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
@@ -76,6 +109,8 @@ func (f *serveFlags) config() app.Config {
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
+		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
+		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate,
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

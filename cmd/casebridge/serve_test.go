@@ -26,7 +26,7 @@ func TestIssuerFlags(t *testing.T) {
 		f := &serveFlags{}
 		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		f.register(fs, true)
-		require.NoError(t, fs.Parse(append([]string{"--database-url", "postgres://x"}, args...)))
+		require.NoError(t, fs.Parse(append([]string{"--database-url", "postgres://x", "--grpc-plaintext"}, args...)))
 		cfg := f.config()
 		if err := cfg.Validate(); err != nil {
 			return err

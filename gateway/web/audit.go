@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
@@ -55,19 +56,42 @@ func (a *App) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // auditCSV streams the report's CSV, fetched through gRPC with the user's
-// token (a browser download cannot add a bearer header to the API route).
+// token (a browser download cannot add a bearer header to the API route),
+// chunk by chunk as the gateway's API route does: constant memory, and
+// each chunk a call of its own (with its own deadline). An error after the
+// first chunk cuts the download rather than leave a file that looks whole.
 func (a *App) auditCSV(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, cancel := a.rpc(r, s)
-	defer cancel()
-	resp, err := a.audit.ExportCaseAuditEvents(ctx, &auditv1.ExportCaseAuditEventsRequest{CaseId: r.PathValue("id")})
-	if err != nil {
-		a.fail(w, r, s, err)
-		return
+	rc := http.NewResponseController(w)
+	token, started := "", false
+	for {
+		ctx, cancel := a.rpc(r, s)
+		resp, err := a.audit.ExportCaseAuditEvents(ctx, &auditv1.ExportCaseAuditEventsRequest{CaseId: r.PathValue("id"), PageToken: token})
+		cancel()
+		if err != nil {
+			if started {
+				a.logger.Warn("web: disclosure report cut after its start", "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			a.fail(w, r, s, err)
+			return
+		}
+		if !started {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="disclosure-`+r.PathValue("id")+`.csv"`)
+			w.Header().Set("Cache-Control", "no-store")
+			started = true
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+		if _, err := w.Write(resp.GetBody().GetData()); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		next := resp.GetNextPageToken()
+		if next == "" || next == token {
+			return
+		}
+		token = next
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="disclosure-`+r.PathValue("id")+`.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(resp.GetBody().GetData())
 }
 
 func looksLikeUUID(s string) bool {

@@ -1,14 +1,19 @@
 package web
 
 import (
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // problem is an API error as a page shows it: a message at the top of the
@@ -19,6 +24,8 @@ type problem struct {
 	Code    codes.Code
 	Message string
 	Fields  map[string]string
+	// RetryAfter is the wait, in seconds, of a rate-limited call (429).
+	RetryAfter int
 }
 
 // problemOf turns a gRPC error into what the page says. It is the one place
@@ -52,6 +59,12 @@ func problemOf(err error) *problem {
 		p.Message = "Someone changed this record meanwhile. Reload the page and try again."
 	case codes.FailedPrecondition, codes.AlreadyExists, codes.OutOfRange:
 		p.Message = st.Message()
+	case codes.ResourceExhausted:
+		p.RetryAfter = int(math.Ceil(rpc.RetryAfter(err).Seconds()))
+		if p.RetryAfter < 1 {
+			p.RetryAfter = 1
+		}
+		p.Message = fmt.Sprintf("You are going faster than Casebridge allows. Nothing was lost: wait %d seconds, then try again.", p.RetryAfter)
 	case codes.Unavailable, codes.DeadlineExceeded:
 		p.Message = "Casebridge is temporarily unavailable. Try again in a moment."
 	default:
@@ -101,6 +114,9 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, s *session, err error
 	}
 	if p.Code == codes.Internal || p.Code == codes.Unknown {
 		a.logger.Error("web: API call failed", "path", r.URL.Path, "err", err)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
 	a.render(w, r, p.Status, "error", s, map[string]any{"Problem": p})
 }

@@ -24,7 +24,7 @@ func (a *App) oidcClient(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVeri
 	if a.oauth != nil {
 		return a.oauth, a.verifier, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(a.issuerContext(ctx), 10*time.Second)
 	defer cancel()
 	p, err := oidc.NewProvider(ctx, a.cfg.IssuerURL)
 	if err != nil {
@@ -100,7 +100,7 @@ func (a *App) callback(w http.ResponseWriter, r *http.Request) {
 		fail("The identity provider cannot be reached.", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(a.issuerContext(r.Context()), 15*time.Second)
 	defer cancel()
 	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(p.Verifier))
 	if err != nil {
@@ -193,4 +193,13 @@ func localPath(p string) string {
 		return ""
 	}
 	return p
+}
+
+// issuerContext carries the HTTP client for the identity provider (one
+// trusting the development CA when the gateway serves HTTPS with it).
+func (a *App) issuerContext(ctx context.Context) context.Context {
+	if a.cfg.HTTPClient == nil {
+		return ctx
+	}
+	return oidc.ClientContext(ctx, a.cfg.HTTPClient)
 }

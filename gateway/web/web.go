@@ -67,6 +67,8 @@ type Config struct {
 	IdleLock time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// HTTPClient reaches the identity provider; default http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // App is the web application (an http.Handler).

@@ -7,11 +7,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,11 +23,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/casebridge/casebridge/gateway"
 	"github.com/casebridge/casebridge/gateway/web"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/internal/devca"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
@@ -83,6 +88,43 @@ type Config struct {
 	// the file holding its session key (--session-key-file; default
 	// <data-dir>/web-session.key, created 0600).
 	WebClientID, WebClientSecret, SessionKeyFile string
+
+	// GRPC is the transport between the gateway and the services (and
+	// between services): mutual TLS, see GRPCTLS.
+	GRPC GRPCTLS
+	// GRPCHealthAddr, when set, serves the gRPC health service alone,
+	// plaintext, there (--grpc-health-addr): for probes without a client
+	// certificate.
+	GRPCHealthAddr string
+	// GRPCTransport bounds the services' connections (zero: defaults).
+	GRPCTransport rpc.Transport
+	// HTTP bounds the gateway's connections and, with TLSCert/TLSKey (or
+	// DevHTTPS), serves HTTPS.
+	HTTP            gateway.ServerConfig
+	TLSCert, TLSKey string
+	DevHTTPS        bool
+	// UserRate and AddressRate are the rate limits (nil: the defaults;
+	// a zero Rate turns one off).
+	UserRate, AddressRate *rpc.RateLimit
+}
+
+// GRPCTLS configures mutual TLS on the gRPC hop. The services present
+// Cert/Key and require a client certificate signed by ClientCA; callers
+// (the gateway, services calling each other) present ClientCert/ClientKey
+// and verify the services against ServerCA (default ClientCA). With
+// DevIssuer set and nothing given, the development CA under DataDir
+// (internal/devca) issues all of them, so development and tests run the
+// production path. Plaintext is refused unless Plaintext is set (behind a
+// mesh that does mTLS itself), and then no peer is trusted to forward a
+// client's address.
+type GRPCTLS struct {
+	Cert, Key, ClientCA             string
+	ClientCert, ClientKey, ServerCA string
+	Plaintext                       bool
+}
+
+func (g GRPCTLS) empty() bool {
+	return g.Cert == "" && g.Key == "" && g.ClientCA == "" && g.ClientCert == "" && g.ClientKey == "" && g.ServerCA == ""
 }
 
 // Validate checks cfg and fills defaults.
@@ -113,7 +155,54 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.GRPC.empty() && !c.GRPC.Plaintext {
+		if !c.DevIssuer {
+			return errors.New("gRPC needs TLS: --grpc-tls-cert, --grpc-tls-key, --grpc-client-ca (services) and --grpc-client-cert, --grpc-client-key (callers); or --grpc-plaintext behind a mesh that encrypts")
+		}
+		// Development: the local CA issues everything.
+		f, err := devca.Ensure(c.DataDir)
+		if err != nil {
+			return err
+		}
+		c.GRPC = GRPCTLS{Cert: f.ServerCert, Key: f.ServerKey, ClientCA: f.CA,
+			ClientCert: f.GatewayCert, ClientKey: f.GatewayKey, ServerCA: f.CA}
+		if c.DevHTTPS && c.TLSCert == "" {
+			c.TLSCert, c.TLSKey = f.EdgeCert, f.EdgeKey
+		}
+	}
+	if c.GRPC.ServerCA == "" {
+		c.GRPC.ServerCA = c.GRPC.ClientCA
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("HTTPS needs both --tls-cert and --tls-key")
+	}
 	return auth.ValidateIssuers(c.Issuers, authz.Roles...)
+}
+
+// serverTLS and dialCreds are the gRPC transport of this process.
+func (c *Config) serverTLS() (*tls.Config, error) {
+	if c.GRPC.Plaintext {
+		return nil, nil
+	}
+	return rpc.ServerTLS(c.GRPC.Cert, c.GRPC.Key, c.GRPC.ClientCA)
+}
+
+func (c *Config) dialCreds() (credentials.TransportCredentials, error) {
+	if c.GRPC.Plaintext {
+		return insecure.NewCredentials(), nil
+	}
+	tc, err := rpc.ClientTLS(c.GRPC.ClientCert, c.GRPC.ClientKey, c.GRPC.ServerCA)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewTLS(tc), nil
+}
+
+func rateOr(l *rpc.RateLimit, def rpc.RateLimit) rpc.RateLimit {
+	if l == nil {
+		return def
+	}
+	return *l
 }
 
 func (c *Config) runsServices() bool { return c.Target != "gateway" }
@@ -126,12 +215,15 @@ type App struct {
 	grpcLn   net.Listener
 	httpSrv  *http.Server
 	grpcSrv  *rpc.Server
+	healthLn net.Listener
+	healthGS *grpc.Server
 	gw       *gateway.Gateway
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
 	audit    *audit.Writer
 	connsMu  sync.Mutex
 	conns    map[string]*grpc.ClientConn
+	creds    credentials.TransportCredentials
 	stop     context.CancelFunc
 	served   chan error
 	public   string
@@ -152,6 +244,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	if a.creds, err = cfg.dialCreds(); err != nil {
+		return nil, err
+	}
 
 	if cfg.runsGateway() {
 		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -159,7 +254,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
 		if a.public == "" {
-			a.public = "http://" + a.httpLn.Addr().String()
+			scheme := "http://"
+			if cfg.TLSCert != "" {
+				scheme = "https://"
+			}
+			a.public = scheme + a.httpLn.Addr().String()
 		}
 	} else {
 		a.public = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -210,19 +309,30 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	if dev != nil {
 		issuers = append(issuers, devIssuerConfig(a.issuerRL))
 	}
-	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), auth.WithLogger(cfg.Logger),
-		auth.WithRejectionObserver(a.auditRejection), auth.WithChangeRecorder(recordRoleChange))
+	authOpts := []auth.Option{auth.WithLogger(cfg.Logger), auth.WithRejectionObserver(a.auditRejection), auth.WithChangeRecorder(recordRoleChange)}
+	if c := a.issuerClient(); c != nil {
+		authOpts = append(authOpts, auth.WithHTTPClient(c))
+	}
+	authn := auth.NewAuthenticator(issuers, auth.NewPostgresDirectory(a.pool), authOpts...)
 	a.audit = audit.NewWriter(a.pool, cfg.Logger)
 	auditor := audit.Interceptor(a.audit)
 	if cfg.DisableAudit {
 		auditor = nil
 	}
 	az := authz.NewAuthorizer(a.engine)
+	stls, err := cfg.serverTLS()
+	if err != nil {
+		return err
+	}
 	a.grpcSrv = rpc.NewServer(rpc.Config{
-		Logger: cfg.Logger,
-		Audit:  auditor,
-		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
-		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
+		Logger:      cfg.Logger,
+		Audit:       auditor,
+		Auth:        []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
+		After:       []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
+		TLS:         stls,
+		Transport:   cfg.GRPCTransport,
+		UserRate:    rateOr(cfg.UserRate, rpc.DefaultUserRateLimit),
+		AddressRate: rateOr(cfg.AddressRate, rpc.DefaultAddressRateLimit),
 	})
 	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
 	var names []string
@@ -232,6 +342,13 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		}
 	}
 	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, names...)
+	if cfg.GRPCHealthAddr != "" {
+		if a.healthLn, err = net.Listen("tcp", cfg.GRPCHealthAddr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.GRPCHealthAddr, err)
+		}
+		a.healthGS = a.grpcSrv.HealthOnly()
+		go func() { _ = a.healthGS.Serve(a.healthLn) }()
+	}
 	go func() { a.served <- a.grpcSrv.Serve(a.grpcLn) }()
 	return nil
 }
@@ -250,12 +367,22 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 		return err
 	}
 	if a.gw, err = gateway.New(ctx, gateway.Config{Logger: a.cfg.Logger, Upstreams: ups, Mounts: mounts, UI: ui,
-		TrustForwardedFor: a.cfg.TrustForwardedFor}); err != nil {
+		TrustForwardedFor: a.cfg.TrustForwardedFor, DialOptions: a.dialOptions()}); err != nil {
 		return err
 	}
-	a.httpSrv = &http.Server{Handler: a.gw, ReadHeaderTimeout: 10 * time.Second}
+	hc := a.cfg.HTTP
+	if a.cfg.TLSCert != "" {
+		if hc.TLS, err = gateway.EdgeTLS(a.cfg.TLSCert, a.cfg.TLSKey); err != nil {
+			return err
+		}
+	}
+	if hc.ErrorLog == nil {
+		hc.ErrorLog = slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelDebug)
+	}
+	var ln net.Listener
+	a.httpSrv, ln = gateway.NewServer(a.gw, a.httpLn, hc)
 	go func() {
-		if err := a.httpSrv.Serve(a.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			a.served <- err
 		}
 	}()
@@ -266,7 +393,8 @@ func (a *App) startGateway(ctx context.Context, dev *devissuer.Issuer) error {
 // client is configured for it (then "/" is not served).
 func (a *App) webUI() (func(map[string]*grpc.ClientConn) (http.Handler, error), error) {
 	cfg := a.cfg
-	wc := web.Config{Logger: cfg.Logger, PublicURL: a.public, ClientID: cfg.WebClientID, ClientSecret: cfg.WebClientSecret}
+	wc := web.Config{Logger: cfg.Logger, PublicURL: a.public, ClientID: cfg.WebClientID, ClientSecret: cfg.WebClientSecret,
+		HTTPClient: a.issuerClient()}
 	switch {
 	case cfg.WebClientID != "" && len(cfg.Issuers) > 0:
 		wc.IssuerURL = cfg.Issuers[0].URL
@@ -322,7 +450,7 @@ func (a *App) conn(name string) *grpc.ClientConn {
 		return c
 	}
 	// NewClient only fails on a malformed target or options; connecting is lazy.
-	c, err := grpc.NewClient(a.upstream(name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := grpc.NewClient(a.upstream(name), a.dialOptions()...)
 	if err != nil {
 		panic(fmt.Sprintf("app: client for %s: %v", name, err))
 	}
@@ -331,6 +459,31 @@ func (a *App) conn(name string) *grpc.ClientConn {
 	}
 	a.conns[name] = c
 	return c
+}
+
+// issuerClient is the HTTP client for the development issuer when the
+// gateway serves it over HTTPS with the development CA's certificate: it
+// trusts that CA (and the system's roots). nil otherwise (the default
+// client).
+func (a *App) issuerClient() *http.Client {
+	if !a.cfg.DevHTTPS || !a.cfg.DevIssuer {
+		return nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if pem, err := os.ReadFile(devca.Paths(a.cfg.DataDir).CA); err == nil {
+		pool.AppendCertsFromPEM(pem)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}}
+}
+
+// dialOptions are how this process reaches the services: mutual TLS and
+// keepalive pings the services' enforcement accepts.
+func (a *App) dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithTransportCredentials(a.creds), grpc.WithKeepaliveParams(rpc.ClientKeepalive)}
 }
 
 // HTTPURL is the gateway's base URL ("" when the gateway does not run here).
@@ -342,6 +495,14 @@ func (a *App) GRPCAddr() string {
 		return ""
 	}
 	return a.grpcLn.Addr().String()
+}
+
+// GRPCHealthAddr is the health-only port's address ("" when off).
+func (a *App) GRPCHealthAddr() string {
+	if a.healthLn == nil {
+		return ""
+	}
+	return a.healthLn.Addr().String()
 }
 
 // Methods lists the full names of the RPCs this process serves (health and
@@ -414,6 +575,9 @@ func (a *App) closeAll() {
 	}
 	if a.grpcSrv != nil {
 		a.grpcSrv.Stop()
+	}
+	if a.healthGS != nil {
+		a.healthGS.Stop()
 	}
 	if a.httpLn != nil {
 		_ = a.httpLn.Close()

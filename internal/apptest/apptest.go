@@ -8,9 +8,12 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +21,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/internal/devca"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/pgtest"
 	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
 // System is a running Casebridge.
@@ -35,7 +40,10 @@ type System struct {
 	DatabaseURL string
 	Pool        *pgxpool.Pool // a separate pool for assertions made straight in SQL
 	Issuer      *devissuer.Issuer
-	client      *http.Client
+	// PKI is the development CA and certificates the system's gRPC port
+	// runs on (mutual TLS, as in production).
+	PKI    devca.Files
+	client *http.Client
 }
 
 // Start boots a system on a fresh database; it stops when the test ends.
@@ -78,8 +86,14 @@ func StartOn(t testing.TB, dbURL string, edit ...func(*app.Config)) *System {
 	})
 	iss, err := devissuer.Load(cfg.DataDir)
 	require.NoError(t, err)
-	return &System{App: a, URL: a.HTTPURL(), DatabaseURL: dbURL, Pool: pool, Issuer: iss,
-		client: &http.Client{Timeout: 30 * time.Second}}
+	s := &System{App: a, URL: a.HTTPURL(), DatabaseURL: dbURL, Pool: pool, Issuer: iss,
+		PKI: devca.Paths(cfg.DataDir), client: &http.Client{Timeout: 30 * time.Second}}
+	if strings.HasPrefix(s.URL, "https://") {
+		tc, err := s.EdgeClientTLS()
+		require.NoError(t, err)
+		s.client.Transport = &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}
+	}
+	return s
 }
 
 // Token mints a bearer token for email from the development issuer.
@@ -163,11 +177,37 @@ func (s *System) Do(t testing.TB, email, method, path string, body any, headers 
 	return out
 }
 
+// HTTPClient is a client for the gateway (trusting the dev CA when the
+// edge serves HTTPS).
+func (s *System) HTTPClient() *http.Client { return s.client }
+
+// EdgeClientTLS trusts the development CA, for clients of an HTTPS edge.
+func (s *System) EdgeClientTLS() (*tls.Config, error) {
+	pem, err := os.ReadFile(s.PKI.CA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
 // GRPC returns a client connection to the services and a context carrying
-// email's token, for tests that go around the gateway.
+// email's token, for tests that go around the gateway. It presents the
+// development CA's tool certificate (casebridge-client), as grpcurl
+// would: the services accept it, but not as the gateway.
 func (s *System) GRPC(t testing.TB, email string) (*grpc.ClientConn, context.Context) {
 	t.Helper()
-	conn, err := grpc.NewClient(s.App.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return s.GRPCWith(t, email, s.PKI.ClientCert, s.PKI.ClientKey)
+}
+
+// GRPCWith is GRPC presenting the given client certificate (for example
+// s.PKI.GatewayCert, to act as the gateway).
+func (s *System) GRPCWith(t testing.TB, email, certFile, keyFile string) (*grpc.ClientConn, context.Context) {
+	t.Helper()
+	tc, err := rpc.ClientTLS(certFile, keyFile, s.PKI.CA)
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(s.App.GRPCAddr(), grpc.WithTransportCredentials(credentials.NewTLS(tc)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	ctx := context.Background()

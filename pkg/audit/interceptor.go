@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -78,9 +79,9 @@ func newEvent(ctx context.Context, fullMethod string, req any) Event {
 		Roles:     []string{},
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	ev.ClientAddr = clientAddr(ctx, md)
-	ev.UserAgent = first(md, "x-forwarded-user-agent", "grpcgateway-user-agent", "user-agent")
-	ev.Purpose = truncate(first(md, PurposeHeader), 500)
+	ev.ClientAddr = truncate(clientAddr(ctx, md), MaxClientAddrBytes)
+	ev.UserAgent = truncate(first(md, "x-forwarded-user-agent", "grpcgateway-user-agent", "user-agent"), MaxUserAgentBytes)
+	ev.Purpose = truncate(first(md, PurposeHeader), MaxPurposeBytes)
 	if r, ok := req.(interface{ GetCaseId() string }); ok && uuid.Validate(r.GetCaseId()) == nil {
 		ev.CaseID, ev.ResourceType, ev.ResourceID = r.GetCaseId(), "case", r.GetCaseId()
 	}
@@ -153,15 +154,31 @@ func clientAddr(ctx context.Context, md metadata.MD) string {
 func first(md metadata.MD, keys ...string) string {
 	for _, k := range keys {
 		if v := md.Get(k); len(v) > 0 && v[0] != "" {
-			return truncate(v[0], 300)
+			return v[0]
 		}
 	}
 	return ""
 }
 
+// Documented lengths of the header-derived fields of a record (README,
+// Audit trail): longer values are cut to them.
+const (
+	MaxClientAddrBytes = 300
+	MaxUserAgentBytes  = 300
+	MaxPurposeBytes    = 500
+)
+
+// truncate cuts s to at most n bytes without splitting a character, and
+// makes it valid UTF-8 (a direct gRPC client may send any bytes; text
+// columns take only UTF-8, and a record that cannot be stored fails its
+// request).
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

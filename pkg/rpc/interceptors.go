@@ -158,6 +158,9 @@ func validateUnary() grpc.UnaryServerInterceptor {
 		if !ok {
 			return handler(ctx, req)
 		}
+		if err := refusedByGateway(ctx, msg.ProtoReflect()); err != nil {
+			return nil, err
+		}
 		if err := v.Validate(msg); err != nil {
 			return nil, ValidationStatus(err)
 		}
@@ -247,5 +250,6 @@ func ForwardIdentity(ctx context.Context) context.Context {
 	if id := RequestID(ctx); id != "" {
 		out.Set(RequestIDHeader, id)
 	}
+	out.Set(hopHeader, "1")
 	return metadata.NewOutgoingContext(ctx, out)
 }

@@ -13,7 +13,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/google/uuid"
+
 	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
+	"github.com/casebridge/casebridge/pkg/pagetoken"
+	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/audit/internal/store"
 )
 
@@ -22,10 +26,22 @@ var csvHeader = []string{"time", "agency_ori", "agency_name", "user_email", "rol
 	"outcome", "status_code", "resource_type", "resource_id", "purpose", "recipient_agency_id",
 	"client_addr", "user_agent", "request_id", "chain_agency_id", "chain_seq", "hash"}
 
-// exportBatch is how many rows one query of the export reads.
-const exportBatch = 5000
+// exportBatch is how many rows one chunk of the export reads, and
+// exportChunkBytes the size at which a chunk ends early: a row is at most a
+// few KiB (header-derived fields are truncated when recorded: user agent
+// 300 bytes, purpose 500), so a chunk stays far below the 4 MiB gRPC
+// message limit however the rows were filled — which a report built as one
+// message did not (5,000 denied reads with long headers made it 429).
+const (
+	exportBatch      = 2500
+	exportChunkBytes = 3 << 20
+)
 
-// ExportCaseAuditEvents is the disclosure report as one CSV document.
+// ExportCaseAuditEvents is the disclosure report as CSV, chunk by chunk
+// (see the .proto): the first call checks the 100,000-row cap and fixes
+// the report's end at the time of the call, so the rows are the same
+// however long the download takes, and records written meanwhile —
+// including those of the export's own calls — are not part of it.
 func (s *Server) ExportCaseAuditEvents(ctx context.Context, req *auditv1.ExportCaseAuditEventsRequest) (*auditv1.ExportCaseAuditEventsResponse, error) {
 	caseID, err := caseIDOf(req.GetCaseId())
 	if err != nil {
@@ -34,37 +50,60 @@ func (s *Server) ExportCaseAuditEvents(ctx context.Context, req *auditv1.ExportC
 	if err := s.authorizeCase(ctx, caseID); err != nil {
 		return nil, err
 	}
+	bind := pagetoken.Bind("ExportCaseAuditEvents", caseID)
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write(csvHeader)
+	var end time.Time
 	var after *store.CaseAfter
-	n := 0
-	for {
-		rows, err := store.ListCase(ctx, s.pool, caseID, after, exportBatch)
+	if req.GetPageToken() == "" {
+		end = time.Now().UTC()
+		n, err := store.CountCase(ctx, s.pool, caseID, end, MaxExportRows+1)
 		if err != nil {
 			return nil, toStatus(ctx, s.logger, err)
 		}
-		for _, r := range rows {
-			if n++; n > MaxExportRows {
-				return nil, status.Errorf(codes.FailedPrecondition,
-					"the report has more than %d rows; read it page by page from GET /v1/cases/%s/audit", MaxExportRows, caseID)
-			}
-			_ = w.Write(csvRecord(r))
+		if n > MaxExportRows {
+			return nil, status.Errorf(codes.FailedPrecondition,
+				"the report has more than %d rows; read it page by page from GET /v1/cases/%s/audit", MaxExportRows, caseID)
 		}
-		if len(rows) < exportBatch {
+		_ = w.Write(csvHeader)
+	} else {
+		keys, err := pagetoken.Decode(req.GetPageToken(), bind, 4)
+		if err != nil || keys == nil {
+			return nil, rpc.FieldError("pageToken", "invalid or issued for another case; start the export again")
+		}
+		e, eerr := time.Parse(time.RFC3339Nano, keys[0])
+		t, terr := time.Parse(time.RFC3339Nano, keys[1])
+		seq, serr := strconv.ParseInt(keys[3], 10, 64)
+		if eerr != nil || terr != nil || serr != nil || uuid.Validate(keys[2]) != nil {
+			return nil, rpc.FieldError("pageToken", "invalid page token")
+		}
+		end, after = e, &store.CaseAfter{Time: t, AgencyID: keys[2], Seq: seq}
+	}
+	rows, err := store.ListCaseBefore(ctx, s.pool, caseID, after, end, exportBatch)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	var last *store.Row
+	for i := range rows {
+		_ = w.Write(csvRecord(rows[i]))
+		last = &rows[i]
+		if w.Flush(); buf.Len() >= exportChunkBytes {
 			break
 		}
-		last := rows[len(rows)-1]
-		after = &store.CaseAfter{Time: last.Time, AgencyID: last.AgencyID, Seq: last.Seq}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	return &auditv1.ExportCaseAuditEventsResponse{Body: &httpbody.HttpBody{
+	resp := &auditv1.ExportCaseAuditEventsResponse{Body: &httpbody.HttpBody{
 		ContentType: "text/csv; charset=utf-8",
 		Data:        buf.Bytes(),
-	}}, nil
+	}}
+	if last != nil && (len(rows) == exportBatch || last != &rows[len(rows)-1]) {
+		resp.NextPageToken = pagetoken.Encode(bind, end.Format(time.RFC3339Nano),
+			last.Time.UTC().Format(time.RFC3339Nano), last.AgencyID, strconv.FormatInt(last.Seq, 10))
+	}
+	return resp, nil
 }
 
 func csvRecord(r store.Row) []string {

@@ -584,8 +584,10 @@ func (x *ListCaseAuditEventsResponse) GetNextPageToken() string {
 }
 
 type ExportCaseAuditEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// The previous chunk's next_page_token; empty for the first chunk.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -627,10 +629,20 @@ func (x *ExportCaseAuditEventsRequest) GetCaseId() string {
 	return ""
 }
 
+func (x *ExportCaseAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ExportCaseAuditEventsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// text/csv; charset=utf-8, with a header row.
-	Body          *httpbody.HttpBody `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	// text/csv; charset=utf-8. The first chunk starts with the header row;
+	// the chunks concatenated are the report.
+	Body *httpbody.HttpBody `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	// Token of the next chunk; empty after the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -670,6 +682,13 @@ func (x *ExportCaseAuditEventsResponse) GetBody() *httpbody.HttpBody {
 		return x.Body
 	}
 	return nil
+}
+
+func (x *ExportCaseAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_casebridge_audit_v1_audit_proto protoreflect.FileDescriptor
@@ -734,11 +753,14 @@ const file_casebridge_audit_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"~\n" +
 	"\x1bListCaseAuditEventsResponse\x127\n" +
 	"\x06events\x18\x01 \x03(\v2\x1f.casebridge.audit.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"j\n" +
 	"\x1cExportCaseAuditEventsRequest\x12!\n" +
-	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\"I\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"q\n" +
 	"\x1dExportCaseAuditEventsResponse\x12(\n" +
-	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04body2\xe3\x03\n" +
+	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04body\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xe3\x03\n" +
 	"\fAuditService\x12\x86\x01\n" +
 	"\x0fListAuditEvents\x12+.casebridge.audit.v1.ListAuditEventsRequest\x1a,.casebridge.audit.v1.ListAuditEventsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/events\x12\x9b\x01\n" +
 	"\x13ListCaseAuditEvents\x12/.casebridge.audit.v1.ListCaseAuditEventsRequest\x1a0.casebridge.audit.v1.ListCaseAuditEventsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/cases/{case_id}/audit\x12\xab\x01\n" +

@@ -45,8 +45,15 @@ type AuditServiceClient interface {
 	// agency's auditors and supervisors.
 	ListCaseAuditEvents(ctx context.Context, in *ListCaseAuditEventsRequest, opts ...grpc.CallOption) (*ListCaseAuditEventsResponse, error)
 	// ExportCaseAuditEvents is the same report as one CSV document (all rows,
-	// at most 100,000). Over HTTP also reachable as GET
-	// /v1/cases/{case_id}/audit with `Accept: text/csv`.
+	// at most 100,000), delivered in chunks: the first call (no page_token)
+	// checks the cap, fixes the report's end (records made after it are not
+	// part of it) and answers the header row and the first rows; each
+	// following call, with the previous next_page_token, answers the next
+	// rows, until next_page_token is empty. Each chunk stays far below the
+	// gRPC message limit whatever the rows hold, and each call runs the whole
+	// interceptor chain (authorized and audited). Over HTTP the gateway
+	// streams the chunks as one document: GET /v1/cases/{case_id}/audit:csv,
+	// or GET /v1/cases/{case_id}/audit with `Accept: text/csv`.
 	ExportCaseAuditEvents(ctx context.Context, in *ExportCaseAuditEventsRequest, opts ...grpc.CallOption) (*ExportCaseAuditEventsResponse, error)
 }
 
@@ -103,8 +110,15 @@ type AuditServiceServer interface {
 	// agency's auditors and supervisors.
 	ListCaseAuditEvents(context.Context, *ListCaseAuditEventsRequest) (*ListCaseAuditEventsResponse, error)
 	// ExportCaseAuditEvents is the same report as one CSV document (all rows,
-	// at most 100,000). Over HTTP also reachable as GET
-	// /v1/cases/{case_id}/audit with `Accept: text/csv`.
+	// at most 100,000), delivered in chunks: the first call (no page_token)
+	// checks the cap, fixes the report's end (records made after it are not
+	// part of it) and answers the header row and the first rows; each
+	// following call, with the previous next_page_token, answers the next
+	// rows, until next_page_token is empty. Each chunk stays far below the
+	// gRPC message limit whatever the rows hold, and each call runs the whole
+	// interceptor chain (authorized and audited). Over HTTP the gateway
+	// streams the chunks as one document: GET /v1/cases/{case_id}/audit:csv,
+	// or GET /v1/cases/{case_id}/audit with `Accept: text/csv`.
 	ExportCaseAuditEvents(context.Context, *ExportCaseAuditEventsRequest) (*ExportCaseAuditEventsResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }

@@ -93,10 +93,6 @@ func ListAgency(ctx context.Context, db postgres.Querier, q AgencyQuery) ([]Row,
 	return collect(ctx, db, sql, args...)
 }
 
-// namesCase is true for a record about case $1: made on it, or a List that
-// showed it.
-const namesCase = `(e.case_id = $1 OR e.listed_case_ids @> ARRAY[$1::uuid])`
-
 // CaseAfter is the keyset position of the case report.
 type CaseAfter struct {
 	Time     time.Time
@@ -104,15 +100,53 @@ type CaseAfter struct {
 	Seq      int64
 }
 
+// caseQuery returns the records naming case $1 — made on it, or a List that
+// showed it — in report order (event_time, agency_id, seq), restricted by
+// bounds (SQL over e, parameters from $2 on), at most $limit of them. The
+// two ways of naming a case are two branches, each ordered and limited on
+// its own index (the case's ordered range; the listed cases' GIN), so a
+// page costs its own length rather than a sort of the whole report.
+func caseQuery(bounds string, limit int) string {
+	branch := func(names string) string {
+		return `(SELECT e.* FROM audit.events e WHERE ` + names + bounds + `
+			ORDER BY e.event_time, e.agency_id, e.seq LIMIT $` + fmt.Sprint(limit) + `)`
+	}
+	return `SELECT ` + columns + `, coalesce(a.name, '') FROM (` +
+		branch(`e.case_id = $1`) + ` UNION ALL ` +
+		branch(`e.listed_case_ids @> ARRAY[$1::uuid] AND e.case_id IS DISTINCT FROM $1::uuid`) +
+		`) e LEFT JOIN liaison.agencies a ON a.id = e.agency_id
+		ORDER BY e.event_time, e.agency_id, e.seq LIMIT $` + fmt.Sprint(limit)
+}
+
 // ListCase returns the records naming caseID, from every chain, oldest
 // first (by time, then chain, then position), after the position when given.
 func ListCase(ctx context.Context, db postgres.Querier, caseID string, after *CaseAfter, limit int) ([]Row, error) {
 	if after == nil {
-		return collect(ctx, db, selectRow+` WHERE `+namesCase+`
-			ORDER BY e.event_time, e.agency_id, e.seq LIMIT $2`, caseID, limit)
+		return collect(ctx, db, caseQuery("", 2), caseID, limit)
 	}
-	return collect(ctx, db, selectRow+` WHERE `+namesCase+` AND (e.event_time, e.agency_id, e.seq) > ($2, $3::uuid, $4)
-		ORDER BY e.event_time, e.agency_id, e.seq LIMIT $5`, caseID, after.Time, after.AgencyID, after.Seq, limit)
+	return collect(ctx, db, caseQuery(` AND (e.event_time, e.agency_id, e.seq) > ($2, $3::uuid, $4)`, 5),
+		caseID, after.Time, after.AgencyID, after.Seq, limit)
+}
+
+// ListCaseBefore is ListCase restricted to records made before the time
+// end (the fixed end of an export).
+func ListCaseBefore(ctx context.Context, db postgres.Querier, caseID string, after *CaseAfter, end time.Time, limit int) ([]Row, error) {
+	if after == nil {
+		return collect(ctx, db, caseQuery(` AND e.event_time < $2`, 3), caseID, end, limit)
+	}
+	return collect(ctx, db, caseQuery(` AND e.event_time < $2 AND (e.event_time, e.agency_id, e.seq) > ($3, $4::uuid, $5)`, 6),
+		caseID, end, after.Time, after.AgencyID, after.Seq, limit)
+}
+
+// CountCase counts the records naming caseID made before end, stopping at
+// limit (it answers at least limit when there are more).
+func CountCase(ctx context.Context, db postgres.Querier, caseID string, end time.Time, limit int) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM (SELECT 1 FROM audit.events e WHERE e.case_id = $1 AND e.event_time < $2 LIMIT $3) s) +
+		(SELECT count(*) FROM (SELECT 1 FROM audit.events e WHERE e.listed_case_ids @> ARRAY[$1::uuid]
+			AND e.case_id IS DISTINCT FROM $1::uuid AND e.event_time < $2 LIMIT $3) s)`, caseID, end, limit).Scan(&n)
+	return n, postgres.Translate(err)
 }
 
 func collect(ctx context.Context, db postgres.Querier, sql string, args ...any) ([]Row, error) {
