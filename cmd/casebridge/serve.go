@@ -27,6 +27,7 @@ type serveFlags struct {
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
+	packageKeyFile                                                            string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -51,6 +52,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "the gateway is behind a proxy that sets X-Forwarded-For: record it as the client address (otherwise a client's X-Forwarded-For is dropped)")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
+	fs.StringVar(&f.packageKeyFile, "package-signing-key", "", "Ed25519 key (PEM, from `casebridge audit keygen`) that signs case packages; default <data-dir>/package-signing.key, created when missing")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
@@ -66,6 +68,7 @@ func (f *serveFlags) config() app.Config {
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
+		PackageKeyFile: f.packageKeyFile,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

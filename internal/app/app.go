@@ -7,11 +7,13 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,6 +82,11 @@ type Config struct {
 	// the file holding its session key (--session-key-file; default
 	// <data-dir>/web-session.key, created 0600).
 	WebClientID, WebClientSecret, SessionKeyFile string
+	// PackageKeyFile is the Ed25519 key (PEM, from `casebridge audit
+	// keygen`) that signs case packages (--package-signing-key); default
+	// <data-dir>/package-signing.key, created 0600 when missing. Without
+	// either, packages are signed with an ephemeral key.
+	PackageKeyFile string
 }
 
 // Validate checks cfg and fills defaults.
@@ -213,7 +220,11 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
+	pkgKey, err := loadPackageKey(&cfg)
+	if err != nil {
+		return err
+	}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue, PackageKey: pkgKey}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {
@@ -280,6 +291,24 @@ func (a *App) webUI() (func(map[string]*grpc.ClientConn) (http.Handler, error), 
 		wc.Conns = conns
 		return web.New(wc)
 	}, nil
+}
+
+// loadPackageKey reads the case-package signing key, creating it in the
+// data directory when none is configured.
+func loadPackageKey(cfg *Config) (ed25519.PrivateKey, error) {
+	file := cfg.PackageKeyFile
+	if file == "" && cfg.DataDir != "" {
+		file = filepath.Join(cfg.DataDir, "package-signing.key")
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			if _, err := audit.GenerateKey(file); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("package signing key: %w", err)
+			}
+		}
+	}
+	if file == "" {
+		return nil, nil
+	}
+	return audit.LoadKey(file)
 }
 
 // demoLoginUsers are the users the development issuer's sign-in page offers.
