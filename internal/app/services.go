@@ -54,7 +54,8 @@ var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
 		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
-			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))))
+			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))).
+			WithEvidence(evidencev1.NewEvidenceServiceClient(d.Conn("evidence"))))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {

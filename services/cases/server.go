@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
@@ -40,8 +41,10 @@ type Server struct {
 	// sharing answers which information-sharing agreement governs a share
 	// (the liaison service); set by WithLiaison (participants.go).
 	sharing liaisonv1.LiaisonServiceClient
-	logger  *slog.Logger
-	now     func() time.Time
+	// evidence builds case packages (export.go); set by WithEvidence.
+	evidence evidencev1.EvidenceServiceClient
+	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // NewServer returns the Cases service on pool. dir is the agency directory

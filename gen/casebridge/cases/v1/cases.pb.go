@@ -13,6 +13,7 @@ package casesv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -2256,11 +2257,127 @@ func (x *ListNotesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ExportCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Who receives the package and why (both required; named in the audit
+	// record).
+	Recipient string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	Purpose   string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Optional: the receiving agency, when it is one in the directory.
+	RecipientAgencyId string `protobuf:"bytes,4,opt,name=recipient_agency_id,json=recipientAgencyId,proto3" json:"recipient_agency_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ExportCaseRequest) Reset() {
+	*x = ExportCaseRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseRequest) ProtoMessage() {}
+
+func (x *ExportCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseRequest.ProtoReflect.Descriptor instead.
+func (*ExportCaseRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ExportCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipientAgencyId() string {
+	if x != nil {
+		return x.RecipientAgencyId
+	}
+	return ""
+}
+
+type ExportCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// application/zip.
+	Body          *httpbody.HttpBody `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCaseResponse) Reset() {
+	*x = ExportCaseResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseResponse) ProtoMessage() {}
+
+func (x *ExportCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseResponse.ProtoReflect.Descriptor instead.
+func (*ExportCaseResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ExportCaseResponse) GetBody() *httpbody.HttpBody {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 var File_casebridge_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
+	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
 	"\vParticipant\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
@@ -2426,7 +2543,16 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"l\n" +
 	"\x11ListNotesResponse\x12/\n" +
 	"\x05notes\x18\x01 \x03(\v2\x19.casebridge.cases.v1.NoteR\x05notes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x96\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x01\n" +
+	"\x11ExportCaseRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12(\n" +
+	"\trecipient\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\trecipient\x12$\n" +
+	"\apurpose\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\apurpose\x12;\n" +
+	"\x13recipient_agency_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x11recipientAgencyId\">\n" +
+	"\x12ExportCaseResponse\x12(\n" +
+	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04body*\x96\x01\n" +
 	"\bRelation\x12\x18\n" +
 	"\x14RELATION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRELATION_LEAD\x10\x01\x12\x18\n" +
@@ -2472,7 +2598,7 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eNOTE_KIND_NOTE\x10\x01\x12\x1b\n" +
 	"\x17NOTE_KIND_STATUS_CHANGE\x10\x02\x12\x15\n" +
 	"\x11NOTE_KIND_SHARING\x10\x03\x12\x14\n" +
-	"\x10NOTE_KIND_SYSTEM\x10\x042\xa1\r\n" +
+	"\x10NOTE_KIND_SYSTEM\x10\x042\xab\x0e\n" +
 	"\vCaseService\x12|\n" +
 	"\n" +
 	"CreateCase\x12&.casebridge.cases.v1.CreateCaseRequest\x1a'.casebridge.cases.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12w\n" +
@@ -2489,7 +2615,9 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eAddParticipant\x12*.casebridge.cases.v1.AddParticipantRequest\x1a+.casebridge.cases.v1.AddParticipantResponse\"8\x82\xd3\xe4\x93\x022:\x01*b\vparticipant\" /v1/cases/{case_id}/participants\x12\x99\x01\n" +
 	"\x10ListParticipants\x12,.casebridge.cases.v1.ListParticipantsRequest\x1a-.casebridge.cases.v1.ListParticipantsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/cases/{case_id}/participants\x12\xa8\x01\n" +
 	"\x11RemoveParticipant\x12-.casebridge.cases.v1.RemoveParticipantRequest\x1a..casebridge.cases.v1.RemoveParticipantResponse\"4\x82\xd3\xe4\x93\x02.*,/v1/cases/{case_id}/participants/{agency_id}\x12\x91\x01\n" +
-	"\rExplainAccess\x12).casebridge.cases.v1.ExplainAccessRequest\x1a*.casebridge.cases.v1.ExplainAccessResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/cases/{case_id}:explainAccessBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
+	"\rExplainAccess\x12).casebridge.cases.v1.ExplainAccessRequest\x1a*.casebridge.cases.v1.ExplainAccessResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/cases/{case_id}:explainAccess\x12\x87\x01\n" +
+	"\n" +
+	"ExportCase\x12&.casebridge.cases.v1.ExportCaseRequest\x1a'.casebridge.cases.v1.ExportCaseResponse\"(\x82\xd3\xe4\x93\x02\"b\x04body\x12\x1a/v1/cases/{case_id}:exportBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_casebridge_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -2504,7 +2632,7 @@ func file_casebridge_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_casebridge_cases_v1_cases_proto_goTypes = []any{
 	(Relation)(0),                     // 0: casebridge.cases.v1.Relation
 	(Classification)(0),               // 1: casebridge.cases.v1.Classification
@@ -2540,70 +2668,76 @@ var file_casebridge_cases_v1_cases_proto_goTypes = []any{
 	(*CreateNoteResponse)(nil),        // 31: casebridge.cases.v1.CreateNoteResponse
 	(*ListNotesRequest)(nil),          // 32: casebridge.cases.v1.ListNotesRequest
 	(*ListNotesResponse)(nil),         // 33: casebridge.cases.v1.ListNotesResponse
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 35: google.protobuf.FieldMask
+	(*ExportCaseRequest)(nil),         // 34: casebridge.cases.v1.ExportCaseRequest
+	(*ExportCaseResponse)(nil),        // 35: casebridge.cases.v1.ExportCaseResponse
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 37: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),         // 38: google.api.HttpBody
 }
 var file_casebridge_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: casebridge.cases.v1.Participant.relation:type_name -> casebridge.cases.v1.Relation
-	34, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
+	36, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: casebridge.cases.v1.AddParticipantRequest.relation:type_name -> casebridge.cases.v1.Relation
-	34, // 4: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 4: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: casebridge.cases.v1.AddParticipantResponse.participant:type_name -> casebridge.cases.v1.Participant
 	6,  // 6: casebridge.cases.v1.ListParticipantsResponse.participants:type_name -> casebridge.cases.v1.Participant
 	1,  // 7: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
 	2,  // 8: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
 	3,  // 9: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
-	34, // 10: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
-	34, // 11: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
+	36, // 10: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
+	36, // 11: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
 	15, // 12: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
-	34, // 13: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	34, // 14: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	36, // 13: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	36, // 14: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 15: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
 	16, // 16: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
 	16, // 17: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	16, // 18: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	16, // 19: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
 	16, // 20: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	35, // 21: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	37, // 21: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
 	16, // 22: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	4,  // 23: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
 	16, // 24: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	16, // 25: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	5,  // 26: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
-	34, // 27: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	36, // 27: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
 	29, // 28: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
 	29, // 29: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
 	29, // 30: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
-	17, // 31: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
-	19, // 32: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
-	21, // 33: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
-	23, // 34: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
-	25, // 35: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
-	27, // 36: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
-	30, // 37: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
-	32, // 38: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
-	7,  // 39: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
-	9,  // 40: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
-	11, // 41: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
-	13, // 42: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
-	18, // 43: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
-	20, // 44: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
-	22, // 45: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
-	24, // 46: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
-	26, // 47: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
-	28, // 48: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
-	31, // 49: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
-	33, // 50: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
-	8,  // 51: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
-	10, // 52: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
-	12, // 53: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
-	14, // 54: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
-	43, // [43:55] is the sub-list for method output_type
-	31, // [31:43] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	38, // 31: casebridge.cases.v1.ExportCaseResponse.body:type_name -> google.api.HttpBody
+	17, // 32: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
+	19, // 33: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
+	21, // 34: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
+	23, // 35: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
+	25, // 36: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
+	27, // 37: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
+	30, // 38: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
+	32, // 39: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
+	7,  // 40: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
+	9,  // 41: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
+	11, // 42: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
+	13, // 43: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
+	34, // 44: casebridge.cases.v1.CaseService.ExportCase:input_type -> casebridge.cases.v1.ExportCaseRequest
+	18, // 45: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
+	20, // 46: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
+	22, // 47: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
+	24, // 48: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
+	26, // 49: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
+	28, // 50: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
+	31, // 51: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
+	33, // 52: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
+	8,  // 53: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
+	10, // 54: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
+	12, // 55: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
+	14, // 56: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
+	35, // 57: casebridge.cases.v1.CaseService.ExportCase:output_type -> casebridge.cases.v1.ExportCaseResponse
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_cases_v1_cases_proto_init() }
@@ -2617,7 +2751,7 @@ func file_casebridge_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_cases_v1_cases_proto_rawDesc), len(file_casebridge_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2329,7 +2329,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x1dLEGAL_AUTHORITY_TYPE_SUBPOENA\x10\x02\x12$\n" +
 	" LEGAL_AUTHORITY_TYPE_COURT_ORDER\x10\x03\x12 \n" +
 	"\x1cLEGAL_AUTHORITY_TYPE_CONSENT\x10\x04\x12-\n" +
-	")LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST\x10\x052\xa6\n" +
+	")LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST\x10\x052\xaf\n" +
 	"\n" +
 	"\x0fEvidenceService\x12\xa9\x01\n" +
 	"\x0eCreateEvidence\x12-.casebridge.evidence.v1.CreateEvidenceRequest\x1a..casebridge.evidence.v1.CreateEvidenceResponse\"8\x82\xd3\xe4\x93\x022:\bevidenceb\bevidence\"\x1c/v1/cases/{case_id}/evidence\x12\x8f\x01\n" +
@@ -2338,9 +2338,9 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x12CreateCustodyEvent\x121.casebridge.evidence.v1.CreateCustodyEventRequest\x1a2.casebridge.evidence.v1.CreateCustodyEventResponse\"8\x82\xd3\xe4\x93\x022:\x05eventb\x05event\"\"/v1/evidence/{evidence_id}/custody\x12\xa4\x01\n" +
 	"\x11ListCustodyEvents\x120.casebridge.evidence.v1.ListCustodyEventsRequest\x1a1.casebridge.evidence.v1.ListCustodyEventsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/evidence/{evidence_id}/custody\x12\xae\x01\n" +
 	"\x12VerifyCustodyChain\x121.casebridge.evidence.v1.VerifyCustodyChainRequest\x1a2.casebridge.evidence.v1.VerifyCustodyChainResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/evidence/{evidence_id}/custody:verify\x12\x9d\x01\n" +
-	"\x0eVerifyEvidence\x12-.casebridge.evidence.v1.VerifyEvidenceRequest\x1a..casebridge.evidence.v1.VerifyEvidenceResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/evidence/{evidence_id}:verify\x12\x8d\x01\n" +
+	"\x0eVerifyEvidence\x12-.casebridge.evidence.v1.VerifyEvidenceRequest\x1a..casebridge.evidence.v1.VerifyEvidenceResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/evidence/{evidence_id}:verify\x12\x96\x01\n" +
 	"\n" +
-	"ExportCase\x12).casebridge.evidence.v1.ExportCaseRequest\x1a*.casebridge.evidence.v1.ExportCaseResponse\"(\x82\xd3\xe4\x93\x02\"b\x04body\x12\x1a/v1/cases/{case_id}:exportBHZFgithub.com/casebridge/casebridge/gen/casebridge/evidence/v1;evidencev1b\x06proto3"
+	"ExportCase\x12).casebridge.evidence.v1.ExportCaseRequest\x1a*.casebridge.evidence.v1.ExportCaseResponse\"1\x82\xd3\xe4\x93\x02+b\x04body\x12#/v1/cases/{case_id}/evidence:exportBHZFgithub.com/casebridge/casebridge/gen/casebridge/evidence/v1;evidencev1b\x06proto3"
 
 var (
 	file_casebridge_evidence_v1_evidence_proto_rawDescOnce sync.Once

@@ -587,7 +587,7 @@ func RegisterEvidenceServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}:export"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}/evidence:export"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -764,7 +764,7 @@ func RegisterEvidenceServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}:export"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}/evidence:export"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -824,7 +824,7 @@ var (
 	pattern_EvidenceService_ListCustodyEvents_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "evidence", "evidence_id", "custody"}, ""))
 	pattern_EvidenceService_VerifyCustodyChain_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "evidence", "evidence_id", "custody"}, "verify"))
 	pattern_EvidenceService_VerifyEvidence_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "evidence", "evidence_id"}, "verify"))
-	pattern_EvidenceService_ExportCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "cases", "case_id"}, "export"))
+	pattern_EvidenceService_ExportCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "cases", "case_id", "evidence"}, "export"))
 )
 
 var (

@@ -73,7 +73,10 @@ type EvidenceServiceClient interface {
 	// disclosure.csv (the case's disclosure report), VERIFY.txt and
 	// checkpoint.json, a signed statement of every file's SHA-256 and every
 	// chain's head. The audit record names the recipient and the purpose.
-	// `casebridge evidence verify --package FILE` checks it offline.
+	// `casebridge evidence verify --package FILE` checks it offline. Clients
+	// use GET /v1/cases/{case_id}:export (CaseService.ExportCase forwards
+	// here); this route exists because one gateway route per RPC is how the
+	// interceptor chain sees every call.
 	ExportCase(ctx context.Context, in *ExportCaseRequest, opts ...grpc.CallOption) (*ExportCaseResponse, error)
 }
 
@@ -205,7 +208,10 @@ type EvidenceServiceServer interface {
 	// disclosure.csv (the case's disclosure report), VERIFY.txt and
 	// checkpoint.json, a signed statement of every file's SHA-256 and every
 	// chain's head. The audit record names the recipient and the purpose.
-	// `casebridge evidence verify --package FILE` checks it offline.
+	// `casebridge evidence verify --package FILE` checks it offline. Clients
+	// use GET /v1/cases/{case_id}:export (CaseService.ExportCase forwards
+	// here); this route exists because one gateway route per RPC is how the
+	// interceptor chain sees every call.
 	ExportCase(context.Context, *ExportCaseRequest) (*ExportCaseResponse, error)
 	mustEmbedUnimplementedEvidenceServiceServer()
 }
