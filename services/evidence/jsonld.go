@@ -212,7 +212,7 @@ func caseJSONLD(c *casesv1.Case, items []*store.Item, events map[string][]*store
 				"uco-action:performer":    ref(g.person(e.ActorUserID, e.ActorEmail, e.ActorAgencyID)),
 				"uco-action:object":       refs([]string{obsIRI}),
 				"uco-action:result":       refs([]string{provIRI}),
-				"uco-action:actionStatus": typed("xsd:string", "Complete"),
+				"uco-action:actionStatus": typed("xsd:string", "Complete/Finish"),
 			}
 			desc := e.Purpose
 			if e.LateEntry {
