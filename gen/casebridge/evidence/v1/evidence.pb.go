@@ -1620,7 +1620,9 @@ type VerifyCustodyChainResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	EvidenceId string                 `protobuf:"bytes,1,opt,name=evidence_id,json=evidenceId,proto3" json:"evidence_id,omitempty"`
 	// True when every event recomputes, links to its predecessor, the
-	// sequence has no gap, and the chain ends where the item says it does.
+	// sequence has no gap, the chain ends where the item says it does, the
+	// item's registration record is the one its INTAKE event sealed, and its
+	// custody-driven fields are what the chain replays to.
 	Valid bool `protobuf:"varint,2,opt,name=valid,proto3" json:"valid,omitempty"`
 	// Events found in the database, and the count the item records.
 	EventCount         int64 `protobuf:"varint,3,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
