@@ -6,7 +6,9 @@
 -- first field that changed. Integrity checks are custody events
 -- (INTEGRITY_CHECK, with the submitted hash, the tool and the result), so
 -- `compromised` and `last_verify_time` are replayed from the chain. An event
--- dated before its predecessor is a late entry and carries its reason.
+-- dated before its predecessor is a late entry and carries its reason. A
+-- transfer to another agency records that agency's ORI (to_agency_ori), so
+-- the holder's ORI is replayed too.
 --
 -- Privileges of the runtime role: on evidence.items only the columns that
 -- custody legitimately moves may be updated (the verifier checks each of them
@@ -23,6 +25,7 @@ ALTER TABLE evidence.custody_events
     ADD COLUMN check_expected_sha256 text NOT NULL DEFAULT '',
     ADD COLUMN check_match           boolean,
     ADD COLUMN check_tool            text NOT NULL DEFAULT '',
+    ADD COLUMN to_agency_ori         text NOT NULL DEFAULT '',
     ADD CONSTRAINT custody_events_late_reason CHECK (NOT late_entry OR late_entry_reason <> '');
 
 ALTER TABLE evidence.custody_events DROP CONSTRAINT custody_events_action_check;
@@ -57,4 +60,5 @@ ALTER TABLE evidence.custody_events
     DROP COLUMN check_sha256,
     DROP COLUMN check_expected_sha256,
     DROP COLUMN check_match,
-    DROP COLUMN check_tool;
+    DROP COLUMN check_tool,
+    DROP COLUMN to_agency_ori;

@@ -66,7 +66,7 @@ func (p packageEvent) storeEvent() *store.Event {
 		ToStatus: c.ToStatus, ActorUserID: c.ActorUserID, ActorEmail: c.ActorEmail, ActorAgencyID: c.ActorAgencyID,
 		ActorAgencyORI: c.ActorAgencyORI, CreateTime: parse(c.CreateTime), Registration: c.Registration,
 		LateEntry: c.LateEntry, LateReason: c.LateEntryReason, CheckSHA256: c.CheckSHA256,
-		CheckExpectedSHA256: c.CheckExpectedSHA256, CheckMatch: c.CheckMatch, CheckTool: c.CheckTool,
+		CheckExpectedSHA256: c.CheckExpectedSHA256, CheckMatch: c.CheckMatch, CheckTool: c.CheckTool, ToAgencyORI: c.ToAgencyORI,
 		PrevHash: prev, Hash: hash,
 	}
 }

@@ -53,6 +53,7 @@ type canonicalEvent struct {
 	CheckExpectedSHA256 string `json:"checkExpectedSha256,omitempty"`
 	CheckMatch          *bool  `json:"checkMatch,omitempty"`
 	CheckTool           string `json:"checkTool,omitempty"`
+	ToAgencyORI         string `json:"toAgencyOri,omitempty"`
 }
 
 // canonicalTime is the one text form of a time in the chain: UTC, at the
@@ -72,7 +73,7 @@ func canonicalOf(e *store.Event) canonicalEvent {
 		ActorAgencyORI: e.ActorAgencyORI, CreateTime: canonicalTime(e.CreateTime),
 		Registration: e.Registration, LateEntry: e.LateEntry, LateEntryReason: e.LateReason,
 		CheckSHA256: e.CheckSHA256, CheckExpectedSHA256: e.CheckExpectedSHA256, CheckMatch: e.CheckMatch,
-		CheckTool: e.CheckTool,
+		CheckTool: e.CheckTool, ToAgencyORI: e.ToAgencyORI,
 	}
 }
 
@@ -118,6 +119,9 @@ type chainVerifier struct {
 
 	sealed   string // the INTAKE event's registration JSON
 	replayed itemState
+	// oriKnown: the holder's ORI is replayable (false after a transfer
+	// recorded before transfers carried the receiving ORI).
+	oriKnown bool
 }
 
 func newChainVerifier(expected int64) *chainVerifier {
@@ -156,6 +160,10 @@ func (v *chainVerifier) replay(e *store.Event) {
 	if e.Action == actionIntake {
 		v.sealed = e.Registration
 		st.StorageLocation = e.Location
+		st.HoldingAgencyORI, v.oriKnown = e.ActorAgencyORI, true
+	}
+	if e.ToAgencyID != "" && e.ToAgencyID != e.FromAgencyID {
+		st.HoldingAgencyORI, v.oriKnown = e.ToAgencyORI, e.ToAgencyORI != ""
 	}
 	if e.Action == actionCheckIn && e.Location != "" {
 		st.StorageLocation = e.Location
@@ -189,6 +197,9 @@ func (v *chainVerifier) checkItem(reg registration, st itemState) chainReport {
 			v.r.Problem = fmt.Sprintf("the exhibit's %s is %q, but its INTAKE event (event 1) sealed %q: the registration record was changed", f, have, want)
 			return v.r
 		}
+	}
+	if !v.oriKnown {
+		v.replayed.HoldingAgencyORI = st.HoldingAgencyORI
 	}
 	if f, have, want := firstDiff(st, v.replayed); f != "" {
 		v.r.FirstBroken, v.r.Field = v.r.Count, f
@@ -358,6 +369,7 @@ func sealRegistration(it *store.Item) string {
 type itemState struct {
 	Status           string `json:"status"`
 	HoldingAgencyID  string `json:"holdingAgencyId"`
+	HoldingAgencyORI string `json:"holdingAgencyOri"`
 	CurrentCustodian string `json:"currentCustodian"`
 	StorageLocation  string `json:"storageLocation"`
 	Compromised      bool   `json:"compromised"`
@@ -368,8 +380,9 @@ type itemState struct {
 
 func stateOf(it *store.Item) itemState {
 	return itemState{
-		Status: it.Status, HoldingAgencyID: it.HoldingAgencyID, CurrentCustodian: it.CurrentCustodian,
-		StorageLocation: it.StorageLocation, Compromised: it.Compromised, LastVerifyTime: optTime(it.LastVerifyTime),
+		Status: it.Status, HoldingAgencyID: it.HoldingAgencyID, HoldingAgencyORI: it.HoldingAgencyORI,
+		CurrentCustodian: it.CurrentCustodian,
+		StorageLocation:  it.StorageLocation, Compromised: it.Compromised, LastVerifyTime: optTime(it.LastVerifyTime),
 		CustodyCount: it.CustodyCount, CustodyHead: hex.EncodeToString(it.CustodyHead),
 	}
 }

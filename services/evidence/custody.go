@@ -109,7 +109,7 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 			if err := receivingAgencyWorksCase(ctx, tx, it, toAgency); err != nil {
 				return err
 			}
-			e.ToAgencyID, e.HoldingAgencyID = toAgency.GetId(), toAgency.GetId()
+			e.ToAgencyID, e.ToAgencyORI, e.HoldingAgencyID = toAgency.GetId(), toAgency.GetOri(), toAgency.GetId()
 		} else if e.ToCustodian == "" {
 			e.ToCustodian = p.Email
 		}

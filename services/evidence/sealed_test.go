@@ -67,6 +67,7 @@ func TestTamperingAsAppRoleIsRefusedOrNamed(t *testing.T) {
 		{`compromised = true`, "compromised"},
 		{`status = 'IN_CUSTODY'`, "status"},
 		{`holding_agency_id = gen_random_uuid()`, "holdingAgencyId"},
+		{`holding_agency_ori = 'CTFBINH00'`, "holdingAgencyOri"},
 		{`current_custodian = 'nobody@example'`, "currentCustodian"},
 		{`storage_location = 'the trunk of a car'`, "storageLocation"},
 		{`last_verify_time = NULL`, "lastVerifyTime"},

@@ -63,6 +63,7 @@ type Event struct {
 	FromCustodian   string
 	ToCustodian     string
 	ToAgencyID      string // "" unless a transfer to an agency
+	ToAgencyORI     string // its ORI (transfers recorded since issue 14)
 	Location        string
 	Purpose         string
 	FromAgencyID    string // "" for the intake
@@ -206,14 +207,14 @@ const eventColumns = `evidence_id::text, seq, id::text, action, event_time, from
 	coalesce(to_agency_id::text, ''), location, purpose, coalesce(from_agency_id::text, ''),
 	holding_agency_id::text, from_status, to_status, actor_user_id::text, actor_email, actor_agency_id::text,
 	actor_agency_ori, create_time, registration, late_entry, late_entry_reason, check_sha256,
-	check_expected_sha256, check_match, check_tool, prev_hash, hash`
+	check_expected_sha256, check_match, check_tool, to_agency_ori, prev_hash, hash`
 
 func scanEvent(row pgx.Row) (*Event, error) {
 	e := &Event{}
 	err := row.Scan(&e.EvidenceID, &e.Seq, &e.ID, &e.Action, &e.EventTime, &e.FromCustodian, &e.ToCustodian,
 		&e.ToAgencyID, &e.Location, &e.Purpose, &e.FromAgencyID, &e.HoldingAgencyID, &e.FromStatus, &e.ToStatus,
 		&e.ActorUserID, &e.ActorEmail, &e.ActorAgencyID, &e.ActorAgencyORI, &e.CreateTime, &e.Registration, &e.LateEntry, &e.LateReason,
-		&e.CheckSHA256, &e.CheckExpectedSHA256, &e.CheckMatch, &e.CheckTool, &e.PrevHash, &e.Hash)
+		&e.CheckSHA256, &e.CheckExpectedSHA256, &e.CheckMatch, &e.CheckTool, &e.ToAgencyORI, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -234,13 +235,13 @@ func InsertEvent(ctx context.Context, tx pgx.Tx, e *Event) error {
 		from_custodian, to_custodian, to_agency_id, location, purpose, from_agency_id, holding_agency_id,
 		from_status, to_status, actor_user_id, actor_email, actor_agency_id, actor_agency_ori, create_time,
 		registration, late_entry, late_entry_reason, check_sha256, check_expected_sha256, check_match, check_tool,
-		prev_hash, hash)
+		to_agency_ori, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-		$22, $23, $24, $25, $26, $27, $28)`,
+		$22, $23, $24, $25, $26, $27, $28, $29)`,
 		e.EvidenceID, e.Seq, e.ID, e.Action, e.EventTime, e.FromCustodian, e.ToCustodian, nullUUID(e.ToAgencyID),
 		e.Location, e.Purpose, nullUUID(e.FromAgencyID), e.HoldingAgencyID, e.FromStatus, e.ToStatus,
 		e.ActorUserID, e.ActorEmail, e.ActorAgencyID, e.ActorAgencyORI, e.CreateTime, e.Registration, e.LateEntry,
-		e.LateReason, e.CheckSHA256, e.CheckExpectedSHA256, e.CheckMatch, e.CheckTool, e.PrevHash, e.Hash)
+		e.LateReason, e.CheckSHA256, e.CheckExpectedSHA256, e.CheckMatch, e.CheckTool, e.ToAgencyORI, e.PrevHash, e.Hash)
 	return postgres.Translate(err)
 }
 
