@@ -310,9 +310,14 @@ func TestCasePackageConformsToCASE(t *testing.T) {
 	require.NotEqual(t, doc, plain)
 	out, ok = shaclValidate(t, plain)
 	require.False(t, ok, "a plain-string time passed:\n%s", out)
+	require.Contains(t, out, "sh:DatatypeConstraintComponent", out)
+	require.Contains(t, out, "dateTime", out)
 
 	// Nor does a blank-node object.
 	blank := bytes.Replace(doc, []byte(`"@graph": [`), []byte(`"@graph": [{"@type": "uco-observable:File", "uco-core:name": "anonymous"},`), 1)
 	out, ok = shaclValidate(t, blank)
 	require.False(t, ok, "a blank-node object passed:\n%s", out)
+	// CASE's own sh:sparql constraint: the engine evaluates SPARQL shapes.
+	require.Contains(t, out, "sh:SPARQLConstraintComponent", out)
+	require.Contains(t, out, "blank nodes", out)
 }
