@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casebridge/casebridge/internal/apptest"
+	"github.com/casebridge/casebridge/internal/demo"
 	"github.com/casebridge/casebridge/services/evidence"
 )
 
@@ -174,6 +175,19 @@ func exportPackage(t *testing.T) (*apptest.System, []byte) {
 	r := s.Do(t, custodian, "POST", "/v1/evidence/"+img+":verify", map[string]any{"sha256": imageHash, "tool": "sha256sum 9.4"})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	mustCustody(t, s, custodian, phone, map[string]any{"action": "CUSTODY_ACTION_CHECK_OUT", "purpose": "extraction"})
+	mustCustody(t, s, custodian, phone, map[string]any{"action": "CUSTODY_ACTION_CHECK_IN", "purpose": "extracted"})
+
+	// The phone goes to the FBI, whose custodian checks it in: two
+	// agencies in the chain, the holder's ORI replayed from the transfer.
+	addFBICustodian(t, s)
+	sh := s.Do(t, supervisor, "POST", "/v1/cases/"+caseID+"/participants", map[string]any{
+		"agencyId": demo.AgencyID("fbi"), "relation": "RELATION_CONTRIBUTOR", "reason": "Joint investigation",
+		"overrideReason": "Federal prosecution pending; agreement in preparation"})
+	require.Equal(t, http.StatusOK, sh.Status, string(sh.Raw))
+	mustCustody(t, s, custodian, phone, map[string]any{"action": "CUSTODY_ACTION_TRANSFER", "toAgencyId": demo.AgencyID("fbi"), "purpose": "Federal prosecution"})
+	mustCustody(t, s, fbiCustodian, phone, map[string]any{"action": "CUSTODY_ACTION_CHECK_IN", "purpose": "Received", "location": "FBI NH evidence room"})
+	v := verifyChain(t, s, detective, phone)
+	require.Equal(t, true, v.Get("valid"), string(v.Raw))
 
 	q := url.Values{"recipient": {"Office of the State's Attorney, Hartford JD"}, "purpose": {"discovery"}}
 	r = s.Do(t, supervisor, "GET", "/v1/cases/"+caseID+":export?"+q.Encode(), nil)
@@ -228,6 +242,7 @@ func TestCasePackageVerifies(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	require.Len(t, rep.Items, 3)
+	require.Contains(t, string(files["case.jsonld"]), "FBI New Haven")
 
 	// One byte of case.jsonld.
 	changed := readZip(t, pkg)
