@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newDevCmd(), newMigrateCmd(), newVersionCmd(), newAuditCmd(), newPolicyCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newDevCmd(), newMigrateCmd(), newVersionCmd(), newAuditCmd(), newEvidenceCmd(), newPolicyCmd(), newBenchCmd())
 	return root
 }
 

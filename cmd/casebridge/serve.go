@@ -43,6 +43,7 @@ type serveFlags struct {
 	http            gateway.ServerConfig
 	userRate        rpc.RateLimit
 	addressRate     rpc.RateLimit
+	packageKeyFile                                                            string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -72,6 +73,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "the gateway is behind a proxy that sets X-Forwarded-For: record it as the client address (otherwise a client's X-Forwarded-For is dropped)")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
+	fs.StringVar(&f.packageKeyFile, "package-signing-key", "", "Ed25519 key (PEM, from `casebridge audit keygen`) that signs case packages; default <data-dir>/package-signing.key, created when missing")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "HTTPS certificate of the gateway (PEM; with --tls-key): TLS 1.2+, HTTP/2")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
@@ -110,7 +112,7 @@ func (f *serveFlags) config() app.Config {
 		ReferralAckDue: f.referralAckDue,
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
-		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate,
+		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate, PackageKeyFile: f.packageKeyFile,
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

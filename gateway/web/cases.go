@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,6 +141,10 @@ func (a *App) renderCase(w http.ResponseWriter, r *http.Request, s *session, cod
 	c := got.GetCase()
 	data["Case"] = c
 	data["Lead"] = c.GetLeadAgencyId() == s.AgencyID
+	data["CanExport"] = data["Lead"] == true && slices.Contains(s.Roles, "supervisor")
+	if _, ok := data["ExportForm"]; !ok {
+		data["ExportForm"] = map[string]string{}
+	}
 	notes, err := a.cases.ListNotes(ctx, &casesv1.ListNotesRequest{CaseId: id, PageSize: 100})
 	data["Notes"] = sectionOf(notes.GetNotes(), err)
 	parts, err := a.cases.ListParticipants(ctx, &casesv1.ListParticipantsRequest{CaseId: id})
@@ -285,17 +290,35 @@ func (a *App) renderEvidence(w http.ResponseWriter, r *http.Request, s *session,
 	if _, ok := data["VerifyForm"]; !ok {
 		data["VerifyForm"] = map[string]string{}
 	}
+	if _, ok := data["CustodyForm"]; !ok {
+		data["CustodyForm"] = map[string]string{"request_id": uuid.NewString()}
+	}
+	data["Custodian"] = isHoldingCustodian(s, got.GetEvidence())
+	if data["Custodian"] == true {
+		a.custodyFormData(r, s, data)
+	}
 	ev, err := a.evidence.ListCustodyEvents(ctx, &evidencev1.ListCustodyEventsRequest{EvidenceId: id, PageSize: 100})
 	data["Custody"] = sectionOf(ev.GetEvents(), err)
+	data["Checks"] = integrityChecks(ev.GetEvents())
 	chain, err := a.evidence.VerifyCustodyChain(ctx, &evidencev1.VerifyCustodyChainRequest{EvidenceId: id})
 	data["Chain"] = sectionOf(chain, err)
 	a.render(w, r, code, "evidence", s, data)
 }
 
 func (a *App) verifyEvidence(w http.ResponseWriter, r *http.Request, s *session) {
-	f := formValues(r, "sha256", "tool", "comment")
+	f := formValues(r, "sha256", "tool", "comment", "confirm")
 	ctx, cancel := a.rpc(r, s)
 	defer cancel()
+	// A mismatch marks the exhibit compromised for good: one mistyped hash
+	// must not do that without the custodian confirming it.
+	if f["confirm"] != "mismatch" {
+		got, err := a.evidence.GetEvidence(ctx, &evidencev1.GetEvidenceRequest{EvidenceId: r.PathValue("id")})
+		if err == nil && got.GetEvidence().GetSha256() != "" && !strings.EqualFold(strings.TrimSpace(f["sha256"]), got.GetEvidence().GetSha256()) &&
+			len(strings.TrimSpace(f["sha256"])) == 64 {
+			a.renderEvidence(w, r, s, http.StatusOK, map[string]any{"ConfirmMismatch": true, "VerifyForm": f})
+			return
+		}
+	}
 	resp, err := a.evidence.VerifyEvidence(ctx, &evidencev1.VerifyEvidenceRequest{EvidenceId: r.PathValue("id"),
 		Sha256: strings.TrimSpace(f["sha256"]), Tool: f["tool"], Comment: f["comment"]})
 	if err != nil {

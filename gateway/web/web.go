@@ -181,6 +181,8 @@ func (a *App) routes() {
 	m.Handle("POST /cases/{id}/refer", a.auth(a.refer))
 	m.Handle("GET /evidence/{id}", a.auth(a.showEvidence))
 	m.Handle("POST /evidence/{id}/verify", a.auth(a.verifyEvidence))
+	m.Handle("POST /evidence/{id}/custody", a.auth(a.addCustody))
+	m.Handle("POST /cases/{id}/export", a.auth(a.exportCase))
 	m.Handle("GET /assistance/new", a.auth(a.assistanceForm))
 	m.Handle("POST /assistance", a.auth(a.requestAssistance))
 	m.Handle("GET /referrals", a.auth(a.listReferrals))

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,6 +107,11 @@ type Config struct {
 	// UserRate and AddressRate are the rate limits (nil: the defaults;
 	// a zero Rate turns one off).
 	UserRate, AddressRate *rpc.RateLimit
+	// PackageKeyFile is the Ed25519 key (PEM, from `casebridge audit
+	// keygen`) that signs case packages (--package-signing-key); default
+	// <data-dir>/package-signing.key, created 0600 when missing. Without
+	// either, packages are signed with an ephemeral key.
+	PackageKeyFile string
 }
 
 // GRPCTLS configures mutual TLS on the gRPC hop. The services present
@@ -334,7 +340,11 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		UserRate:    rateOr(cfg.UserRate, rpc.DefaultUserRateLimit),
 		AddressRate: rateOr(cfg.AddressRate, rpc.DefaultAddressRateLimit),
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
+	pkgKey, err := loadPackageKey(&cfg)
+	if err != nil {
+		return err
+	}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue, PackageKey: pkgKey}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {
@@ -419,6 +429,24 @@ func (a *App) webUI() (func(map[string]*grpc.ClientConn) (http.Handler, error), 
 		wc.Conns = conns
 		return web.New(wc)
 	}, nil
+}
+
+// loadPackageKey reads the case-package signing key, creating it in the
+// data directory when none is configured.
+func loadPackageKey(cfg *Config) (ed25519.PrivateKey, error) {
+	file := cfg.PackageKeyFile
+	if file == "" && cfg.DataDir != "" {
+		file = filepath.Join(cfg.DataDir, "package-signing.key")
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			if _, err := audit.GenerateKey(file); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("package signing key: %w", err)
+			}
+		}
+	}
+	if file == "" {
+		return nil, nil
+	}
+	return audit.LoadKey(file)
 }
 
 // demoLoginUsers are the users the development issuer's sign-in page offers.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"time"
 
@@ -32,6 +33,9 @@ type Deps struct {
 	// ReferralAckDue is the referrals' acknowledgement deadline
 	// (--referral-ack-due; 0: the service default, 72h).
 	ReferralAckDue time.Duration
+	// PackageKey signs case packages (--package-signing-key); nil: an
+	// ephemeral key.
+	PackageKey ed25519.PrivateKey
 }
 
 // service is one gRPC service this binary can run.
@@ -50,7 +54,8 @@ var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
 		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
-			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))))
+			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))).
+			WithEvidence(evidencev1.NewEvidenceServiceClient(d.Conn("evidence"))))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
@@ -60,7 +65,8 @@ var services = []service{
 	}, liaison.MethodRules},
 	{"evidence", func(s *grpc.Server, d Deps) string {
 		evidencev1.RegisterEvidenceServiceServer(s, evidence.NewServer(d.Pool, d.Authz,
-			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger))
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
+			WithExport(auditv1.NewAuditServiceClient(d.Conn("audit")), d.PackageKey))
 		return evidencev1.EvidenceService_ServiceDesc.ServiceName
 	}, evidence.MethodRules},
 	{"audit", func(s *grpc.Server, d Deps) string {

@@ -34,7 +34,7 @@ var (
 	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder}
 	// Objects maps each object type to its actions.
 	Objects = map[string][]string{
-		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit"},
+		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit", "export"},
 		"audit":       {"read"}, // the own agency's audit trail (member relation)
 		"note":        {"read", "create"},
 		"participant": {"read"},

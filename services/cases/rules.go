@@ -20,4 +20,5 @@ var MethodRules = authz.MethodRules{
 	casesv1.CaseService_ListParticipants_FullMethodName:  {Object: "participant", Action: "read"},
 	casesv1.CaseService_RemoveParticipant_FullMethodName: {Object: "case", Action: "unshare"},
 	casesv1.CaseService_ExplainAccess_FullMethodName:     {Object: "case", Action: "explain_access"},
+	casesv1.CaseService_ExportCase_FullMethodName:        {Object: "case", Action: "export"},
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
+	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
@@ -40,8 +41,10 @@ type Server struct {
 	// sharing answers which information-sharing agreement governs a share
 	// (the liaison service); set by WithLiaison (participants.go).
 	sharing liaisonv1.LiaisonServiceClient
-	logger  *slog.Logger
-	now     func() time.Time
+	// evidence builds case packages (export.go); set by WithEvidence.
+	evidence evidencev1.EvidenceServiceClient
+	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // NewServer returns the Cases service on pool. dir is the agency directory
@@ -102,7 +105,9 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 	if c.NIBRSCode == "" {
 		c.NIBRSCode = nibrsDefault[in.GetClassification()]
 	}
-	applyTimesAndLoss(c, in, nil)
+	if err := applyTimesAndLoss(c, in, nil); err != nil {
+		return nil, err
+	}
 
 	var out *store.Case
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -150,8 +155,10 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 }
 
 // applyTimesAndLoss copies the optional time and money fields; with a mask
-// only the named ones.
-func applyTimesAndLoss(c *store.Case, in *casesv1.Case, mask map[string]bool) {
+// only the named ones. An incident cannot start after it was discovered: the
+// check runs on the merged result (an update may change only one of the
+// two) and names the field the caller set.
+func applyTimesAndLoss(c *store.Case, in *casesv1.Case, mask map[string]bool) error {
 	want := func(f string) bool { return mask == nil || mask[f] }
 	if want("incident_start_time") {
 		c.IncidentStartTime = nil
@@ -174,6 +181,13 @@ func applyTimesAndLoss(c *store.Case, in *casesv1.Case, mask map[string]bool) {
 			c.LossCurrency, c.LossAmountMinor = &cur, &amt
 		}
 	}
+	if c.IncidentStartTime != nil && c.DiscoveryTime != nil && c.IncidentStartTime.After(*c.DiscoveryTime) {
+		if mask != nil && !mask["incident_start_time"] {
+			return rpc.FieldError("case.discoveryTime", "must not be before the case's incidentStartTime")
+		}
+		return rpc.FieldError("case.incidentStartTime", "must not be after discoveryTime")
+	}
+	return nil
 }
 
 // GetCase returns one case the caller may read.
@@ -384,7 +398,9 @@ func (s *Server) UpdateCase(ctx context.Context, req *casesv1.UpdateCaseRequest)
 		if mask["affected_jurisdictions"] {
 			c.AffectedJurisdictions = in.GetAffectedJurisdictions()
 		}
-		applyTimesAndLoss(c, in, mask)
+		if err := applyTimesAndLoss(c, in, mask); err != nil {
+			return err
+		}
 		if mask["status"] {
 			to := statusToDB(in.GetStatus())
 			if to != c.Status {

@@ -91,3 +91,54 @@ func TestTransitions(t *testing.T) {
 		require.Contains(t, status.Convert(err).Message(), tc.from)
 	}
 }
+
+// TestCheckItemNamesTheChangedField holds an item's record to its chain: a
+// sealed registration field and each replayed custody field, named.
+func TestCheckItemNamesTheChangedField(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	it := &store.Item{ID: "i1", CaseID: "c1", CaseNumber: "C-1", ExhibitNumber: "C-1-E001", Description: "disk",
+		Kind: "DISK_IMAGE", SHA256: "ab", AuthorityType: "UNSPECIFIED", StorageLocation: "vault", CreateTime: now,
+		HoldingAgencyID: "csp", HoldingAgencyORI: "CTCSP0000", CurrentCustodian: "ev", Status: statusInCustody}
+	no := false
+	evs := []*store.Event{
+		{EvidenceID: "i1", Seq: 1, ID: "e1", Action: actionIntake, EventTime: now, CreateTime: now, ToCustodian: "ev",
+			Location: "vault", HoldingAgencyID: "csp", ToStatus: statusInCustody, ActorAgencyORI: "CTCSP0000",
+			Registration: sealRegistration(it)},
+		{EvidenceID: "i1", Seq: 2, ID: "e2", Action: actionIntegrityCheck, EventTime: now, CreateTime: now, FromCustodian: "ev",
+			ToCustodian: "ev", HoldingAgencyID: "csp", FromStatus: statusInCustody, ToStatus: statusInCustody,
+			CheckSHA256: "cd", CheckExpectedSHA256: "ab", CheckMatch: &no},
+	}
+	prev := genesis
+	for _, e := range evs {
+		e.PrevHash = prev
+		e.Hash = chainHash(prev, e)
+		prev = e.Hash
+	}
+	it.CustodyCount, it.CustodyHead, it.Compromised, it.LastVerifyTime = 2, prev, true, &now
+	check := func(mutate func(*store.Item)) chainReport {
+		cp := *it
+		mutate(&cp)
+		v := newChainVerifier(cp.CustodyCount)
+		for _, e := range evs {
+			v.add(e)
+		}
+		v.finish(cp.CustodyHead)
+		return v.checkItem(registrationOf(&cp), stateOf(&cp))
+	}
+	require.True(t, check(func(*store.Item) {}).Valid())
+	for field, mutate := range map[string]func(*store.Item){
+		"sha256":           func(i *store.Item) { i.SHA256 = "ee" },
+		"description":      func(i *store.Item) { i.Description = "other" },
+		"exhibitNumber":    func(i *store.Item) { i.ExhibitNumber = "C-1-E009" },
+		"compromised":      func(i *store.Item) { i.Compromised = false },
+		"lastVerifyTime":   func(i *store.Item) { i.LastVerifyTime = nil },
+		"status":           func(i *store.Item) { i.Status = statusDestroyed },
+		"holdingAgencyOri": func(i *store.Item) { i.HoldingAgencyORI = "CTFBINH00" },
+		"storageLocation":  func(i *store.Item) { i.StorageLocation = "trunk" },
+	} {
+		r := check(mutate)
+		require.False(t, r.Valid(), field)
+		require.Equal(t, field, r.Field, r.Problem)
+	}
+}

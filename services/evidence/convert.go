@@ -93,13 +93,20 @@ func eventToProto(e *store.Event) *evidencev1.CustodyEvent {
 	if e.FromStatus != "" {
 		out.FromStatus = statusFromDB(e.FromStatus)
 	}
+	out.LateEntry, out.LateEntryReason = e.LateEntry, e.LateReason
+	if e.CheckMatch != nil {
+		out.IntegrityCheck = &evidencev1.IntegrityResult{
+			Sha256: e.CheckSHA256, ExpectedSha256: e.CheckExpectedSHA256, Match: *e.CheckMatch, Tool: e.CheckTool,
+		}
+	}
 	return out
 }
 
-func checkToProto(c *store.Check) *evidencev1.IntegrityCheck {
+// checkToProto is an INTEGRITY_CHECK event as the check it records.
+func checkToProto(e *store.Event, comment string) *evidencev1.IntegrityCheck {
 	return &evidencev1.IntegrityCheck{
-		Id: c.ID, EvidenceId: c.EvidenceID, ExpectedSha256: c.ExpectedSHA256, ComputedSha256: c.ComputedSHA256,
-		Match: c.Match, Tool: c.Tool, Comment: c.Comment, UserEmail: c.UserEmail, AgencyId: c.AgencyID,
-		CreateTime: ts(c.CreateTime),
+		Id: e.ID, EvidenceId: e.EvidenceID, ExpectedSha256: e.CheckExpectedSHA256, ComputedSha256: e.CheckSHA256,
+		Match: e.CheckMatch != nil && *e.CheckMatch, Tool: e.CheckTool, Comment: comment, UserEmail: e.ActorEmail,
+		AgencyId: e.ActorAgencyID, CreateTime: ts(e.CreateTime), Sequence: e.Seq,
 	}
 }

@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -93,6 +95,12 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 		if t := timep(in.GetEventTime()); t != nil {
 			e.EventTime = *t
 		}
+		if err := checkEventTime(ctx, tx, it, e, in.GetLateEntry()); err != nil {
+			return err
+		}
+		if in.GetLateEntry() {
+			e.LateEntry, e.LateReason = true, strings.TrimSpace(in.GetLateEntryReason())
+		}
 		if e.FromCustodian == "" {
 			e.FromCustodian = it.CurrentCustodian
 		}
@@ -101,7 +109,7 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 			if err := receivingAgencyWorksCase(ctx, tx, it, toAgency); err != nil {
 				return err
 			}
-			e.ToAgencyID, e.HoldingAgencyID = toAgency.GetId(), toAgency.GetId()
+			e.ToAgencyID, e.ToAgencyORI, e.HoldingAgencyID = toAgency.GetId(), toAgency.GetOri(), toAgency.GetId()
 		} else if e.ToCustodian == "" {
 			e.ToCustodian = p.Email
 		}
@@ -148,6 +156,32 @@ func (s *Server) CreateCustodyEvent(ctx context.Context, req *evidencev1.CreateC
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	return &evidencev1.CreateCustodyEventResponse{Event: eventToProto(out)}, nil
+}
+
+// checkEventTime holds an event's time to its chain: never before the
+// item's acquisition, and not before the previous event's time unless the
+// caller marks it a late entry (whose reason the CEL rules require). The
+// future is refused by the request's validation rules.
+func checkEventTime(ctx context.Context, tx pgx.Tx, it *store.Item, e *store.Event, late bool) error {
+	if it.AcquireTime != nil && e.EventTime.Before(*it.AcquireTime) {
+		return rpc.FieldError("event.eventTime", fmt.Sprintf("must not be before the exhibit's acquisition (%s)", canonicalTime(*it.AcquireTime)))
+	}
+	if it.CustodyCount == 0 || late {
+		return nil
+	}
+	prev, err := store.LastEvent(ctx, tx, it.ID)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e.EventTime.Before(prev.EventTime) {
+		return rpc.FieldError("event.eventTime", fmt.Sprintf(
+			"is before the previous event (event %d, %s): record it as a late entry (lateEntry with a lateEntryReason)",
+			prev.Seq, canonicalTime(prev.EventTime)))
+	}
+	return nil
 }
 
 // receivingAgencyWorksCase refuses a transfer to an agency that is not lead
@@ -222,7 +256,8 @@ func (s *Server) VerifyCustodyChain(ctx context.Context, req *evidencev1.VerifyC
 		if err := store.EachEvent(ctx, tx, it.ID, func(e *store.Event) error { v.add(e); return nil }); err != nil {
 			return err
 		}
-		r = v.finish(it.CustodyHead)
+		v.finish(it.CustodyHead)
+		r = v.checkItem(registrationOf(it), stateOf(it))
 		return nil
 	})
 	if err != nil {
@@ -233,7 +268,7 @@ func (s *Server) VerifyCustodyChain(ctx context.Context, req *evidencev1.VerifyC
 	}
 	return &evidencev1.VerifyCustodyChainResponse{
 		EvidenceId: req.GetEvidenceId(), Valid: r.Valid(), EventCount: r.Count, ExpectedEventCount: r.Expected,
-		HeadHash: fmt.Sprintf("%x", r.Head), FirstBrokenSequence: r.FirstBroken, Problem: r.Problem,
+		HeadHash: fmt.Sprintf("%x", r.Head), FirstBrokenSequence: r.FirstBroken, Problem: r.Problem, Field: r.Field,
 	}, nil
 }
 
@@ -247,7 +282,7 @@ func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvide
 		return nil, err
 	}
 	var (
-		check *store.Check
+		check *store.Event
 		it    *store.Item
 	)
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -257,26 +292,42 @@ func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvide
 		if err := s.holderOnly(ctx, tx, p, it, "evidence", "verify"); err != nil {
 			return err
 		}
+		expected, err := sealedSHA256(ctx, tx, it)
+		if err != nil {
+			return err
+		}
 		switch {
-		case it.SHA256 == "":
+		case expected == "":
 			return status.Errorf(codes.FailedPrecondition, "exhibit %s has no recorded SHA-256 to verify against", it.ExhibitNumber)
 		case it.Status == statusDestroyed:
 			return status.Errorf(codes.FailedPrecondition, "exhibit %s is DESTROYED", it.ExhibitNumber)
 		}
 		now := s.timestamp()
 		computed := lowerHex(req.GetSha256())
-		check = &store.Check{
-			ID: uuid.NewString(), EvidenceID: it.ID, ExpectedSHA256: it.SHA256, ComputedSHA256: computed,
-			Match: computed == it.SHA256, Tool: req.GetTool(), Comment: req.GetComment(), UserID: p.UserID,
-			UserEmail: p.Email, AgencyID: p.AgencyID, CreateTime: now,
+		match := computed == expected
+		purpose := strings.TrimSpace(req.GetComment())
+		if purpose == "" {
+			purpose = "Integrity check"
 		}
-		if err := store.InsertCheck(ctx, tx, check); err != nil {
+		// The check is a link of the chain: its result cannot be reset
+		// or deleted without breaking the chain.
+		check = &store.Event{
+			EvidenceID: it.ID, Seq: it.CustodyCount + 1, ID: uuid.NewString(), Action: actionIntegrityCheck,
+			EventTime: now, FromCustodian: it.CurrentCustodian, ToCustodian: it.CurrentCustodian, Purpose: purpose,
+			FromAgencyID: it.HoldingAgencyID, HoldingAgencyID: it.HoldingAgencyID, FromStatus: it.Status,
+			ToStatus: it.Status, ActorUserID: p.UserID, ActorEmail: p.Email, ActorAgencyID: p.AgencyID,
+			ActorAgencyORI: p.AgencyORI, CreateTime: now, CheckSHA256: computed, CheckExpectedSHA256: expected,
+			CheckMatch: &match, CheckTool: strings.TrimSpace(req.GetTool()), PrevHash: it.CustodyHead,
+		}
+		check.Hash = chainHash(check.PrevHash, check)
+		if err := store.InsertEvent(ctx, tx, check); err != nil {
 			return err
 		}
 		it.LastVerifyTime, it.UpdateTime = &now, now
-		if !check.Match {
+		if !match {
 			it.Compromised = true // never cleared: a later match does not undo a failed check
 		}
+		it.CustodyCount, it.CustodyHead = check.Seq, check.Hash
 		if err := store.SaveItemState(ctx, tx, it); err != nil {
 			return err
 		}
@@ -286,21 +337,43 @@ func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvide
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &evidencev1.VerifyEvidenceResponse{Check: checkToProto(check), Evidence: itemToProto(it)}
-	if !check.Match {
+	resp := &evidencev1.VerifyEvidenceResponse{Check: checkToProto(check, req.GetComment()), Evidence: itemToProto(it)}
+	if !*check.CheckMatch {
 		resp.Check.TimelineNoteId = s.noteMismatch(ctx, it, check)
 	}
 	return resp, nil
+}
+
+// sealedSHA256 is the SHA-256 an item's INTAKE event sealed: integrity
+// checks compare with it, not with the row (which the sealing protects, but
+// the chain is the record). Items registered before sealing fall back to
+// the row.
+func sealedSHA256(ctx context.Context, tx pgx.Tx, it *store.Item) (string, error) {
+	first, err := store.FirstEvent(ctx, tx, it.ID)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return it.SHA256, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if first.Registration == "" {
+		return it.SHA256, nil
+	}
+	var reg registration
+	if err := json.Unmarshal([]byte(first.Registration), &reg); err != nil {
+		return "", fmt.Errorf("exhibit %s: sealed registration unreadable: %w", it.ExhibitNumber, err)
+	}
+	return reg.SHA256, nil
 }
 
 // noteMismatch writes a failed check to the case timeline, as the caller,
 // through the Cases service. The check is already recorded and the item
 // marked; a failure here is logged and leaves timeline_note_id empty. The
 // check id is the note's request_id, so a repeated attempt never duplicates.
-func (s *Server) noteMismatch(ctx context.Context, it *store.Item, c *store.Check) string {
-	body := fmt.Sprintf("Integrity check FAILED for exhibit %s: recorded SHA-256 %s, computed %s", it.ExhibitNumber, c.ExpectedSHA256, c.ComputedSHA256)
-	if c.Tool != "" {
-		body += " (" + c.Tool + ")"
+func (s *Server) noteMismatch(ctx context.Context, it *store.Item, c *store.Event) string {
+	body := fmt.Sprintf("Integrity check FAILED for exhibit %s: recorded SHA-256 %s, computed %s", it.ExhibitNumber, c.CheckExpectedSHA256, c.CheckSHA256)
+	if c.CheckTool != "" {
+		body += " (" + c.CheckTool + ")"
 	}
 	body += ". The exhibit is marked compromised."
 	// The check is committed: a client that hangs up now must not cancel

@@ -16,4 +16,6 @@ var MethodRules = authz.MethodRules{
 	evidencev1.EvidenceService_ListCustodyEvents_FullMethodName:  {Object: "custody", Action: "read"},
 	evidencev1.EvidenceService_VerifyCustodyChain_FullMethodName: {Object: "custody", Action: "read"},
 	evidencev1.EvidenceService_VerifyEvidence_FullMethodName:     {Object: "evidence", Action: "verify"},
+	// The case package: supervisors of the case's lead agency.
+	evidencev1.EvidenceService_ExportCase_FullMethodName: {Object: "case", Action: "export"},
 }

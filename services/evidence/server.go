@@ -7,6 +7,7 @@ package evidence
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	auditv1 "github.com/casebridge/casebridge/gen/casebridge/audit/v1"
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
@@ -41,6 +43,11 @@ type Server struct {
 	dir    liaisonv1.DirectoryServiceClient
 	logger *slog.Logger
 	now    func() time.Time
+
+	// Case export (WithExport): the disclosure report's source and the
+	// package signing key.
+	auditor auditv1.AuditServiceClient
+	signer  ed25519.PrivateKey
 }
 
 // NewServer returns the Evidence service on pool. cases (the case number, the
@@ -117,6 +124,8 @@ func registerItem(ctx context.Context, tx pgx.Tx, p *auth.Principal, it *store.I
 		Purpose: "Registered as exhibit " + it.ExhibitNumber, HoldingAgencyID: p.AgencyID,
 		ToStatus: statusInCustody, ActorUserID: p.UserID, ActorEmail: p.Email, ActorAgencyID: p.AgencyID,
 		ActorAgencyORI: p.AgencyORI, CreateTime: now, PrevHash: genesis,
+		// The intake seals the registration record: its hash covers it.
+		Registration: sealRegistration(it),
 	}
 	e.Hash = chainHash(e.PrevHash, e)
 	it.CustodyCount, it.CustodyHead = 1, e.Hash
@@ -182,6 +191,9 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 	}
 	if it.AcquiredBy == "" {
 		it.AcquiredBy = p.Email
+	}
+	if it.AcquireTime != nil && it.AcquireTime.After(now) {
+		return nil, rpc.FieldError("evidence.acquisition.acquireTime", "must not be after the registration (now)")
 	}
 	if la := in.GetLegalAuthority(); la != nil {
 		it.AuthorityType, it.AuthorityIdentifier = authorityToDB(la.GetType()), la.GetIdentifier()

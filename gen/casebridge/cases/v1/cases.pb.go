@@ -13,6 +13,7 @@ package casesv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -2371,11 +2372,127 @@ func (x *ListNotesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ExportCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Who receives the package and why (both required; named in the audit
+	// record).
+	Recipient string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	Purpose   string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Optional: the receiving agency, when it is one in the directory.
+	RecipientAgencyId string `protobuf:"bytes,4,opt,name=recipient_agency_id,json=recipientAgencyId,proto3" json:"recipient_agency_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ExportCaseRequest) Reset() {
+	*x = ExportCaseRequest{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseRequest) ProtoMessage() {}
+
+func (x *ExportCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseRequest.ProtoReflect.Descriptor instead.
+func (*ExportCaseRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ExportCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipientAgencyId() string {
+	if x != nil {
+		return x.RecipientAgencyId
+	}
+	return ""
+}
+
+type ExportCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// application/zip.
+	Body          *httpbody.HttpBody `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCaseResponse) Reset() {
+	*x = ExportCaseResponse{}
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseResponse) ProtoMessage() {}
+
+func (x *ExportCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_cases_v1_cases_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseResponse.ProtoReflect.Descriptor instead.
+func (*ExportCaseResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_cases_v1_cases_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ExportCaseResponse) GetBody() *httpbody.HttpBody {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 var File_casebridge_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x05\n" +
+	"\x1fcasebridge/cases/v1/cases.proto\x12\x13casebridge.cases.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x05\n" +
 	"\vParticipant\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x1d\n" +
@@ -2551,7 +2668,16 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"l\n" +
 	"\x11ListNotesResponse\x12/\n" +
 	"\x05notes\x18\x01 \x03(\v2\x19.casebridge.cases.v1.NoteR\x05notes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x96\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x01\n" +
+	"\x11ExportCaseRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12(\n" +
+	"\trecipient\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\trecipient\x12$\n" +
+	"\apurpose\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\apurpose\x12;\n" +
+	"\x13recipient_agency_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x11recipientAgencyId\">\n" +
+	"\x12ExportCaseResponse\x12(\n" +
+	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04body*\x96\x01\n" +
 	"\bRelation\x12\x18\n" +
 	"\x14RELATION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRELATION_LEAD\x10\x01\x12\x18\n" +
@@ -2602,7 +2728,7 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eNOTE_KIND_NOTE\x10\x01\x12\x1b\n" +
 	"\x17NOTE_KIND_STATUS_CHANGE\x10\x02\x12\x15\n" +
 	"\x11NOTE_KIND_SHARING\x10\x03\x12\x14\n" +
-	"\x10NOTE_KIND_SYSTEM\x10\x042\xa1\r\n" +
+	"\x10NOTE_KIND_SYSTEM\x10\x042\xab\x0e\n" +
 	"\vCaseService\x12|\n" +
 	"\n" +
 	"CreateCase\x12&.casebridge.cases.v1.CreateCaseRequest\x1a'.casebridge.cases.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12w\n" +
@@ -2619,7 +2745,9 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eAddParticipant\x12*.casebridge.cases.v1.AddParticipantRequest\x1a+.casebridge.cases.v1.AddParticipantResponse\"8\x82\xd3\xe4\x93\x022:\x01*b\vparticipant\" /v1/cases/{case_id}/participants\x12\x99\x01\n" +
 	"\x10ListParticipants\x12,.casebridge.cases.v1.ListParticipantsRequest\x1a-.casebridge.cases.v1.ListParticipantsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/cases/{case_id}/participants\x12\xa8\x01\n" +
 	"\x11RemoveParticipant\x12-.casebridge.cases.v1.RemoveParticipantRequest\x1a..casebridge.cases.v1.RemoveParticipantResponse\"4\x82\xd3\xe4\x93\x02.*,/v1/cases/{case_id}/participants/{agency_id}\x12\x91\x01\n" +
-	"\rExplainAccess\x12).casebridge.cases.v1.ExplainAccessRequest\x1a*.casebridge.cases.v1.ExplainAccessResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/cases/{case_id}:explainAccessBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
+	"\rExplainAccess\x12).casebridge.cases.v1.ExplainAccessRequest\x1a*.casebridge.cases.v1.ExplainAccessResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/cases/{case_id}:explainAccess\x12\x87\x01\n" +
+	"\n" +
+	"ExportCase\x12&.casebridge.cases.v1.ExportCaseRequest\x1a'.casebridge.cases.v1.ExportCaseResponse\"(\x82\xd3\xe4\x93\x02\"b\x04body\x12\x1a/v1/cases/{case_id}:exportBBZ@github.com/casebridge/casebridge/gen/casebridge/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_casebridge_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -2634,7 +2762,7 @@ func file_casebridge_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_casebridge_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_casebridge_cases_v1_cases_proto_goTypes = []any{
 	(Relation)(0),                     // 0: casebridge.cases.v1.Relation
 	(Membership)(0),                   // 1: casebridge.cases.v1.Membership
@@ -2671,73 +2799,79 @@ var file_casebridge_cases_v1_cases_proto_goTypes = []any{
 	(*CreateNoteResponse)(nil),        // 32: casebridge.cases.v1.CreateNoteResponse
 	(*ListNotesRequest)(nil),          // 33: casebridge.cases.v1.ListNotesRequest
 	(*ListNotesResponse)(nil),         // 34: casebridge.cases.v1.ListNotesResponse
-	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 36: google.protobuf.FieldMask
+	(*ExportCaseRequest)(nil),         // 35: casebridge.cases.v1.ExportCaseRequest
+	(*ExportCaseResponse)(nil),        // 36: casebridge.cases.v1.ExportCaseResponse
+	(*timestamppb.Timestamp)(nil),     // 37: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 38: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),         // 39: google.api.HttpBody
 }
 var file_casebridge_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: casebridge.cases.v1.Participant.relation:type_name -> casebridge.cases.v1.Relation
-	35, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
+	37, // 1: casebridge.cases.v1.Participant.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 2: casebridge.cases.v1.Participant.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: casebridge.cases.v1.Participant.effective_relation:type_name -> casebridge.cases.v1.Relation
 	1,  // 4: casebridge.cases.v1.Participant.membership:type_name -> casebridge.cases.v1.Membership
 	0,  // 5: casebridge.cases.v1.AddParticipantRequest.relation:type_name -> casebridge.cases.v1.Relation
-	35, // 6: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 6: casebridge.cases.v1.AddParticipantRequest.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: casebridge.cases.v1.AddParticipantRequest.membership:type_name -> casebridge.cases.v1.Membership
 	7,  // 8: casebridge.cases.v1.AddParticipantResponse.participant:type_name -> casebridge.cases.v1.Participant
 	7,  // 9: casebridge.cases.v1.ListParticipantsResponse.participants:type_name -> casebridge.cases.v1.Participant
 	2,  // 10: casebridge.cases.v1.Case.classification:type_name -> casebridge.cases.v1.Classification
 	3,  // 11: casebridge.cases.v1.Case.status:type_name -> casebridge.cases.v1.Status
 	4,  // 12: casebridge.cases.v1.Case.priority:type_name -> casebridge.cases.v1.Priority
-	35, // 13: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
-	35, // 14: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
+	37, // 13: casebridge.cases.v1.Case.incident_start_time:type_name -> google.protobuf.Timestamp
+	37, // 14: casebridge.cases.v1.Case.discovery_time:type_name -> google.protobuf.Timestamp
 	16, // 15: casebridge.cases.v1.Case.estimated_loss:type_name -> casebridge.cases.v1.Money
-	35, // 16: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	35, // 17: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	37, // 16: casebridge.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	37, // 17: casebridge.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 18: casebridge.cases.v1.Case.disposition:type_name -> casebridge.cases.v1.Disposition
 	17, // 19: casebridge.cases.v1.CreateCaseRequest.case:type_name -> casebridge.cases.v1.Case
 	17, // 20: casebridge.cases.v1.CreateCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	17, // 21: casebridge.cases.v1.GetCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	17, // 22: casebridge.cases.v1.ListCasesResponse.cases:type_name -> casebridge.cases.v1.Case
 	17, // 23: casebridge.cases.v1.UpdateCaseRequest.case:type_name -> casebridge.cases.v1.Case
-	36, // 24: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	38, // 24: casebridge.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
 	17, // 25: casebridge.cases.v1.UpdateCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	5,  // 26: casebridge.cases.v1.CloseCaseRequest.disposition:type_name -> casebridge.cases.v1.Disposition
 	17, // 27: casebridge.cases.v1.CloseCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	17, // 28: casebridge.cases.v1.ReopenCaseResponse.case:type_name -> casebridge.cases.v1.Case
 	6,  // 29: casebridge.cases.v1.Note.kind:type_name -> casebridge.cases.v1.NoteKind
-	35, // 30: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	37, // 30: casebridge.cases.v1.Note.create_time:type_name -> google.protobuf.Timestamp
 	30, // 31: casebridge.cases.v1.CreateNoteRequest.note:type_name -> casebridge.cases.v1.Note
 	30, // 32: casebridge.cases.v1.CreateNoteResponse.note:type_name -> casebridge.cases.v1.Note
 	30, // 33: casebridge.cases.v1.ListNotesResponse.notes:type_name -> casebridge.cases.v1.Note
-	18, // 34: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
-	20, // 35: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
-	22, // 36: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
-	24, // 37: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
-	26, // 38: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
-	28, // 39: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
-	31, // 40: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
-	33, // 41: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
-	8,  // 42: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
-	10, // 43: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
-	12, // 44: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
-	14, // 45: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
-	19, // 46: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
-	21, // 47: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
-	23, // 48: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
-	25, // 49: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
-	27, // 50: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
-	29, // 51: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
-	32, // 52: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
-	34, // 53: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
-	9,  // 54: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
-	11, // 55: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
-	13, // 56: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
-	15, // 57: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
-	46, // [46:58] is the sub-list for method output_type
-	34, // [34:46] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	39, // 34: casebridge.cases.v1.ExportCaseResponse.body:type_name -> google.api.HttpBody
+	18, // 35: casebridge.cases.v1.CaseService.CreateCase:input_type -> casebridge.cases.v1.CreateCaseRequest
+	20, // 36: casebridge.cases.v1.CaseService.GetCase:input_type -> casebridge.cases.v1.GetCaseRequest
+	22, // 37: casebridge.cases.v1.CaseService.ListCases:input_type -> casebridge.cases.v1.ListCasesRequest
+	24, // 38: casebridge.cases.v1.CaseService.UpdateCase:input_type -> casebridge.cases.v1.UpdateCaseRequest
+	26, // 39: casebridge.cases.v1.CaseService.CloseCase:input_type -> casebridge.cases.v1.CloseCaseRequest
+	28, // 40: casebridge.cases.v1.CaseService.ReopenCase:input_type -> casebridge.cases.v1.ReopenCaseRequest
+	31, // 41: casebridge.cases.v1.CaseService.CreateNote:input_type -> casebridge.cases.v1.CreateNoteRequest
+	33, // 42: casebridge.cases.v1.CaseService.ListNotes:input_type -> casebridge.cases.v1.ListNotesRequest
+	8,  // 43: casebridge.cases.v1.CaseService.AddParticipant:input_type -> casebridge.cases.v1.AddParticipantRequest
+	10, // 44: casebridge.cases.v1.CaseService.ListParticipants:input_type -> casebridge.cases.v1.ListParticipantsRequest
+	12, // 45: casebridge.cases.v1.CaseService.RemoveParticipant:input_type -> casebridge.cases.v1.RemoveParticipantRequest
+	14, // 46: casebridge.cases.v1.CaseService.ExplainAccess:input_type -> casebridge.cases.v1.ExplainAccessRequest
+	35, // 47: casebridge.cases.v1.CaseService.ExportCase:input_type -> casebridge.cases.v1.ExportCaseRequest
+	19, // 48: casebridge.cases.v1.CaseService.CreateCase:output_type -> casebridge.cases.v1.CreateCaseResponse
+	21, // 49: casebridge.cases.v1.CaseService.GetCase:output_type -> casebridge.cases.v1.GetCaseResponse
+	23, // 50: casebridge.cases.v1.CaseService.ListCases:output_type -> casebridge.cases.v1.ListCasesResponse
+	25, // 51: casebridge.cases.v1.CaseService.UpdateCase:output_type -> casebridge.cases.v1.UpdateCaseResponse
+	27, // 52: casebridge.cases.v1.CaseService.CloseCase:output_type -> casebridge.cases.v1.CloseCaseResponse
+	29, // 53: casebridge.cases.v1.CaseService.ReopenCase:output_type -> casebridge.cases.v1.ReopenCaseResponse
+	32, // 54: casebridge.cases.v1.CaseService.CreateNote:output_type -> casebridge.cases.v1.CreateNoteResponse
+	34, // 55: casebridge.cases.v1.CaseService.ListNotes:output_type -> casebridge.cases.v1.ListNotesResponse
+	9,  // 56: casebridge.cases.v1.CaseService.AddParticipant:output_type -> casebridge.cases.v1.AddParticipantResponse
+	11, // 57: casebridge.cases.v1.CaseService.ListParticipants:output_type -> casebridge.cases.v1.ListParticipantsResponse
+	13, // 58: casebridge.cases.v1.CaseService.RemoveParticipant:output_type -> casebridge.cases.v1.RemoveParticipantResponse
+	15, // 59: casebridge.cases.v1.CaseService.ExplainAccess:output_type -> casebridge.cases.v1.ExplainAccessResponse
+	36, // 60: casebridge.cases.v1.CaseService.ExportCase:output_type -> casebridge.cases.v1.ExportCaseResponse
+	48, // [48:61] is the sub-list for method output_type
+	35, // [35:48] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_cases_v1_cases_proto_init() }
@@ -2751,7 +2885,7 @@ func file_casebridge_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_cases_v1_cases_proto_rawDesc), len(file_casebridge_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -639,6 +639,59 @@ func local_request_CaseService_ExplainAccess_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+var filter_CaseService_ExportCase_0 = &utilities.DoubleArray{Encoding: map[string]int{"case_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_CaseService_ExportCase_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["case_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "case_id")
+	}
+	protoReq.CaseId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "case_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CaseService_ExportCase_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ExportCase(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CaseService_ExportCase_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["case_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "case_id")
+	}
+	protoReq.CaseId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "case_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CaseService_ExportCase_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ExportCase(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterCaseServiceHandlerServer registers the http handlers for service CaseService to "mux".
 // UnaryRPC     :call CaseServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -885,6 +938,26 @@ func RegisterCaseServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_CaseService_ExplainAccess_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CaseService_ExportCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/casebridge.cases.v1.CaseService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CaseService_ExportCase_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CaseService_ExportCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_ExportCase_0{resp.(*ExportCaseResponse)}, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1129,6 +1202,23 @@ func RegisterCaseServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_CaseService_ExplainAccess_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CaseService_ExportCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/casebridge.cases.v1.CaseService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CaseService_ExportCase_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CaseService_ExportCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_ExportCase_0{resp.(*ExportCaseResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1195,6 +1285,15 @@ func (m response_CaseService_AddParticipant_0) XXX_ResponseBody() interface{} {
 	return response.Participant
 }
 
+type response_CaseService_ExportCase_0 struct {
+	*ExportCaseResponse
+}
+
+func (m response_CaseService_ExportCase_0) XXX_ResponseBody() interface{} {
+	response := m.ExportCaseResponse
+	return response.Body
+}
+
 var (
 	pattern_CaseService_CreateCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, ""))
 	pattern_CaseService_GetCase_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "cases", "case_id"}, ""))
@@ -1208,6 +1307,7 @@ var (
 	pattern_CaseService_ListParticipants_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "cases", "case_id", "participants"}, ""))
 	pattern_CaseService_RemoveParticipant_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "cases", "case_id", "participants", "agency_id"}, ""))
 	pattern_CaseService_ExplainAccess_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "cases", "case_id"}, "explainAccess"))
+	pattern_CaseService_ExportCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "cases", "case_id"}, "export"))
 )
 
 var (
@@ -1223,4 +1323,5 @@ var (
 	forward_CaseService_ListParticipants_0  = runtime.ForwardResponseMessage
 	forward_CaseService_RemoveParticipant_0 = runtime.ForwardResponseMessage
 	forward_CaseService_ExplainAccess_0     = runtime.ForwardResponseMessage
+	forward_CaseService_ExportCase_0        = runtime.ForwardResponseMessage
 )

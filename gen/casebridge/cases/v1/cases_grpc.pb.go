@@ -35,6 +35,7 @@ const (
 	CaseService_ListParticipants_FullMethodName  = "/casebridge.cases.v1.CaseService/ListParticipants"
 	CaseService_RemoveParticipant_FullMethodName = "/casebridge.cases.v1.CaseService/RemoveParticipant"
 	CaseService_ExplainAccess_FullMethodName     = "/casebridge.cases.v1.CaseService/ExplainAccess"
+	CaseService_ExportCase_FullMethodName        = "/casebridge.cases.v1.CaseService/ExportCase"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -79,6 +80,12 @@ type CaseServiceClient interface {
 	// case: the relations their agency holds, the policy lines that matched,
 	// the decision. For the lead agency's supervisors and auditors.
 	ExplainAccess(ctx context.Context, in *ExplainAccessRequest, opts ...grpc.CallOption) (*ExplainAccessResponse, error)
+	// ExportCase returns the case package (issue 14): one zip for a
+	// prosecutor or partner agency, built and signed by the Evidence service
+	// (EvidenceService.ExportCase, which this forwards to as the caller).
+	// Supervisors of the case's lead agency; the audit record names the
+	// recipient and the purpose.
+	ExportCase(ctx context.Context, in *ExportCaseRequest, opts ...grpc.CallOption) (*ExportCaseResponse, error)
 }
 
 type caseServiceClient struct {
@@ -209,6 +216,16 @@ func (c *caseServiceClient) ExplainAccess(ctx context.Context, in *ExplainAccess
 	return out, nil
 }
 
+func (c *caseServiceClient) ExportCase(ctx context.Context, in *ExportCaseRequest, opts ...grpc.CallOption) (*ExportCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportCaseResponse)
+	err := c.cc.Invoke(ctx, CaseService_ExportCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -251,6 +268,12 @@ type CaseServiceServer interface {
 	// case: the relations their agency holds, the policy lines that matched,
 	// the decision. For the lead agency's supervisors and auditors.
 	ExplainAccess(context.Context, *ExplainAccessRequest) (*ExplainAccessResponse, error)
+	// ExportCase returns the case package (issue 14): one zip for a
+	// prosecutor or partner agency, built and signed by the Evidence service
+	// (EvidenceService.ExportCase, which this forwards to as the caller).
+	// Supervisors of the case's lead agency; the audit record names the
+	// recipient and the purpose.
+	ExportCase(context.Context, *ExportCaseRequest) (*ExportCaseResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -296,6 +319,9 @@ func (UnimplementedCaseServiceServer) RemoveParticipant(context.Context, *Remove
 }
 func (UnimplementedCaseServiceServer) ExplainAccess(context.Context, *ExplainAccessRequest) (*ExplainAccessResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExplainAccess not implemented")
+}
+func (UnimplementedCaseServiceServer) ExportCase(context.Context, *ExportCaseRequest) (*ExportCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportCase not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -534,6 +560,24 @@ func _CaseService_ExplainAccess_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_ExportCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ExportCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ExportCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ExportCase(ctx, req.(*ExportCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -588,6 +632,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExplainAccess",
 			Handler:    _CaseService_ExplainAccess_Handler,
+		},
+		{
+			MethodName: "ExportCase",
+			Handler:    _CaseService_ExportCase_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

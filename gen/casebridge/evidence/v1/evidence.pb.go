@@ -13,6 +13,7 @@ package evidencev1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -189,6 +190,9 @@ const (
 	CustodyAction_CUSTODY_ACTION_ANALYSIS    CustodyAction = 5
 	CustodyAction_CUSTODY_ACTION_RETURN      CustodyAction = 6
 	CustodyAction_CUSTODY_ACTION_DESTRUCTION CustodyAction = 7
+	// An integrity check (written by VerifyEvidence, never taken from a
+	// custody event's input): the submitted hash, the tool and the result.
+	CustodyAction_CUSTODY_ACTION_INTEGRITY_CHECK CustodyAction = 8
 )
 
 // Enum value maps for CustodyAction.
@@ -202,16 +206,18 @@ var (
 		5: "CUSTODY_ACTION_ANALYSIS",
 		6: "CUSTODY_ACTION_RETURN",
 		7: "CUSTODY_ACTION_DESTRUCTION",
+		8: "CUSTODY_ACTION_INTEGRITY_CHECK",
 	}
 	CustodyAction_value = map[string]int32{
-		"CUSTODY_ACTION_UNSPECIFIED": 0,
-		"CUSTODY_ACTION_INTAKE":      1,
-		"CUSTODY_ACTION_CHECK_IN":    2,
-		"CUSTODY_ACTION_CHECK_OUT":   3,
-		"CUSTODY_ACTION_TRANSFER":    4,
-		"CUSTODY_ACTION_ANALYSIS":    5,
-		"CUSTODY_ACTION_RETURN":      6,
-		"CUSTODY_ACTION_DESTRUCTION": 7,
+		"CUSTODY_ACTION_UNSPECIFIED":     0,
+		"CUSTODY_ACTION_INTAKE":          1,
+		"CUSTODY_ACTION_CHECK_IN":        2,
+		"CUSTODY_ACTION_CHECK_OUT":       3,
+		"CUSTODY_ACTION_TRANSFER":        4,
+		"CUSTODY_ACTION_ANALYSIS":        5,
+		"CUSTODY_ACTION_RETURN":          6,
+		"CUSTODY_ACTION_DESTRUCTION":     7,
+		"CUSTODY_ACTION_INTEGRITY_CHECK": 8,
 	}
 )
 
@@ -304,7 +310,7 @@ func (LegalAuthorityType) EnumDescriptor() ([]byte, []int) {
 // Acquisition is how, when and by whom an item was acquired.
 type Acquisition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Not in the future (5 minutes of clock skew allowed).
+	// Not before 1970 and not after the registration.
 	AcquireTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=acquire_time,json=acquireTime,proto3" json:"acquire_time,omitempty"`
 	// Who acquired it (name or e-mail); defaults to the registering user.
 	AcquiredBy string `protobuf:"bytes,2,opt,name=acquired_by,json=acquiredBy,proto3" json:"acquired_by,omitempty"`
@@ -1040,7 +1046,8 @@ type CustodyEvent struct {
 	Sequence int64         `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Action   CustodyAction `protobuf:"varint,4,opt,name=action,proto3,enum=casebridge.evidence.v1.CustodyAction" json:"action,omitempty"`
 	// When it happened; defaults to now; not in the future (5 minutes of
-	// clock skew allowed).
+	// clock skew allowed), never before the item's acquisition, and not
+	// before the previous event's event_time unless late_entry is set.
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// Person or place handing the item over; defaults to the current
 	// custodian.
@@ -1066,10 +1073,17 @@ type CustodyEvent struct {
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Hex SHA-256 of the previous event (64 zeros for the first) and of this
 	// one: hash = SHA-256(prev_hash || canonical(event)).
-	PrevHash      string `protobuf:"bytes,20,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash          string `protobuf:"bytes,21,opt,name=hash,proto3" json:"hash,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PrevHash string `protobuf:"bytes,20,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash     string `protobuf:"bytes,21,opt,name=hash,proto3" json:"hash,omitempty"`
+	// An event recorded after a later one (dated before the previous event):
+	// allowed only with late_entry and a late_entry_reason, both recorded in
+	// the chain and shown.
+	LateEntry       bool   `protobuf:"varint,22,opt,name=late_entry,json=lateEntry,proto3" json:"late_entry,omitempty"`
+	LateEntryReason string `protobuf:"bytes,23,opt,name=late_entry_reason,json=lateEntryReason,proto3" json:"late_entry_reason,omitempty"`
+	// Server-owned: INTEGRITY_CHECK events only.
+	IntegrityCheck *IntegrityResult `protobuf:"bytes,24,opt,name=integrity_check,json=integrityCheck,proto3" json:"integrity_check,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CustodyEvent) Reset() {
@@ -1249,6 +1263,98 @@ func (x *CustodyEvent) GetHash() string {
 	return ""
 }
 
+func (x *CustodyEvent) GetLateEntry() bool {
+	if x != nil {
+		return x.LateEntry
+	}
+	return false
+}
+
+func (x *CustodyEvent) GetLateEntryReason() string {
+	if x != nil {
+		return x.LateEntryReason
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetIntegrityCheck() *IntegrityResult {
+	if x != nil {
+		return x.IntegrityCheck
+	}
+	return nil
+}
+
+// IntegrityResult is what an INTEGRITY_CHECK event records.
+type IntegrityResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SHA-256 submitted (computed over the item's bytes) and the sealed
+	// one it was compared with.
+	Sha256         string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	ExpectedSha256 string `protobuf:"bytes,2,opt,name=expected_sha256,json=expectedSha256,proto3" json:"expected_sha256,omitempty"`
+	Match          bool   `protobuf:"varint,3,opt,name=match,proto3" json:"match,omitempty"`
+	Tool           string `protobuf:"bytes,4,opt,name=tool,proto3" json:"tool,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IntegrityResult) Reset() {
+	*x = IntegrityResult{}
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrityResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrityResult) ProtoMessage() {}
+
+func (x *IntegrityResult) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrityResult.ProtoReflect.Descriptor instead.
+func (*IntegrityResult) Descriptor() ([]byte, []int) {
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IntegrityResult) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *IntegrityResult) GetExpectedSha256() string {
+	if x != nil {
+		return x.ExpectedSha256
+	}
+	return ""
+}
+
+func (x *IntegrityResult) GetMatch() bool {
+	if x != nil {
+		return x.Match
+	}
+	return false
+}
+
+func (x *IntegrityResult) GetTool() string {
+	if x != nil {
+		return x.Tool
+	}
+	return ""
+}
+
 type CreateCustodyEventRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	EvidenceId string                 `protobuf:"bytes,1,opt,name=evidence_id,json=evidenceId,proto3" json:"evidence_id,omitempty"`
@@ -1261,7 +1367,7 @@ type CreateCustodyEventRequest struct {
 
 func (x *CreateCustodyEventRequest) Reset() {
 	*x = CreateCustodyEventRequest{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[10]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1379,7 @@ func (x *CreateCustodyEventRequest) String() string {
 func (*CreateCustodyEventRequest) ProtoMessage() {}
 
 func (x *CreateCustodyEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[10]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1392,7 @@ func (x *CreateCustodyEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustodyEventRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustodyEventRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateCustodyEventRequest) GetEvidenceId() string {
@@ -1319,7 +1425,7 @@ type CreateCustodyEventResponse struct {
 
 func (x *CreateCustodyEventResponse) Reset() {
 	*x = CreateCustodyEventResponse{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[11]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1437,7 @@ func (x *CreateCustodyEventResponse) String() string {
 func (*CreateCustodyEventResponse) ProtoMessage() {}
 
 func (x *CreateCustodyEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[11]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1450,7 @@ func (x *CreateCustodyEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustodyEventResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustodyEventResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateCustodyEventResponse) GetEvent() *CustodyEvent {
@@ -1365,7 +1471,7 @@ type ListCustodyEventsRequest struct {
 
 func (x *ListCustodyEventsRequest) Reset() {
 	*x = ListCustodyEventsRequest{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[12]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1483,7 @@ func (x *ListCustodyEventsRequest) String() string {
 func (*ListCustodyEventsRequest) ProtoMessage() {}
 
 func (x *ListCustodyEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[12]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1496,7 @@ func (x *ListCustodyEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCustodyEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListCustodyEventsRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListCustodyEventsRequest) GetEvidenceId() string {
@@ -1424,7 +1530,7 @@ type ListCustodyEventsResponse struct {
 
 func (x *ListCustodyEventsResponse) Reset() {
 	*x = ListCustodyEventsResponse{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[13]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1542,7 @@ func (x *ListCustodyEventsResponse) String() string {
 func (*ListCustodyEventsResponse) ProtoMessage() {}
 
 func (x *ListCustodyEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[13]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1555,7 @@ func (x *ListCustodyEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCustodyEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListCustodyEventsResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCustodyEventsResponse) GetEvents() []*CustodyEvent {
@@ -1475,7 +1581,7 @@ type VerifyCustodyChainRequest struct {
 
 func (x *VerifyCustodyChainRequest) Reset() {
 	*x = VerifyCustodyChainRequest{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[14]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1593,7 @@ func (x *VerifyCustodyChainRequest) String() string {
 func (*VerifyCustodyChainRequest) ProtoMessage() {}
 
 func (x *VerifyCustodyChainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[14]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1606,7 @@ func (x *VerifyCustodyChainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCustodyChainRequest.ProtoReflect.Descriptor instead.
 func (*VerifyCustodyChainRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyCustodyChainRequest) GetEvidenceId() string {
@@ -1514,7 +1620,9 @@ type VerifyCustodyChainResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	EvidenceId string                 `protobuf:"bytes,1,opt,name=evidence_id,json=evidenceId,proto3" json:"evidence_id,omitempty"`
 	// True when every event recomputes, links to its predecessor, the
-	// sequence has no gap, and the chain ends where the item says it does.
+	// sequence has no gap, the chain ends where the item says it does, the
+	// item's registration record is the one its INTAKE event sealed, and its
+	// custody-driven fields are what the chain replays to.
 	Valid bool `protobuf:"varint,2,opt,name=valid,proto3" json:"valid,omitempty"`
 	// Events found in the database, and the count the item records.
 	EventCount         int64 `protobuf:"varint,3,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
@@ -1525,14 +1633,18 @@ type VerifyCustodyChainResponse struct {
 	FirstBrokenSequence int64 `protobuf:"varint,6,opt,name=first_broken_sequence,json=firstBrokenSequence,proto3" json:"first_broken_sequence,omitempty"`
 	// What is wrong there, e.g. "event 3: stored hash does not match its
 	// contents (edited)".
-	Problem       string `protobuf:"bytes,7,opt,name=problem,proto3" json:"problem,omitempty"`
+	Problem string `protobuf:"bytes,7,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The first field of the exhibit's record that no longer matches its
+	// chain: a sealed registration field (e.g. "sha256", "description") or a
+	// custody-driven one (e.g. "compromised", "status"); "" when none.
+	Field         string `protobuf:"bytes,8,opt,name=field,proto3" json:"field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyCustodyChainResponse) Reset() {
 	*x = VerifyCustodyChainResponse{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[15]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1656,7 @@ func (x *VerifyCustodyChainResponse) String() string {
 func (*VerifyCustodyChainResponse) ProtoMessage() {}
 
 func (x *VerifyCustodyChainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[15]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1669,7 @@ func (x *VerifyCustodyChainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCustodyChainResponse.ProtoReflect.Descriptor instead.
 func (*VerifyCustodyChainResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VerifyCustodyChainResponse) GetEvidenceId() string {
@@ -1609,6 +1721,13 @@ func (x *VerifyCustodyChainResponse) GetProblem() string {
 	return ""
 }
 
+func (x *VerifyCustodyChainResponse) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
 type VerifyEvidenceRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	EvidenceId string                 `protobuf:"bytes,1,opt,name=evidence_id,json=evidenceId,proto3" json:"evidence_id,omitempty"`
@@ -1623,7 +1742,7 @@ type VerifyEvidenceRequest struct {
 
 func (x *VerifyEvidenceRequest) Reset() {
 	*x = VerifyEvidenceRequest{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[16]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1754,7 @@ func (x *VerifyEvidenceRequest) String() string {
 func (*VerifyEvidenceRequest) ProtoMessage() {}
 
 func (x *VerifyEvidenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[16]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1767,7 @@ func (x *VerifyEvidenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEvidenceRequest.ProtoReflect.Descriptor instead.
 func (*VerifyEvidenceRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{16}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VerifyEvidenceRequest) GetEvidenceId() string {
@@ -1695,13 +1814,15 @@ type IntegrityCheck struct {
 	// The case timeline note written for a mismatch ("" when none was
 	// written).
 	TimelineNoteId string `protobuf:"bytes,11,opt,name=timeline_note_id,json=timelineNoteId,proto3" json:"timeline_note_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The INTEGRITY_CHECK custody event (id is its id).
+	Sequence      int64 `protobuf:"varint,12,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IntegrityCheck) Reset() {
 	*x = IntegrityCheck{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[17]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1834,7 @@ func (x *IntegrityCheck) String() string {
 func (*IntegrityCheck) ProtoMessage() {}
 
 func (x *IntegrityCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[17]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1847,7 @@ func (x *IntegrityCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntegrityCheck.ProtoReflect.Descriptor instead.
 func (*IntegrityCheck) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{17}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *IntegrityCheck) GetId() string {
@@ -1806,6 +1927,129 @@ func (x *IntegrityCheck) GetTimelineNoteId() string {
 	return ""
 }
 
+func (x *IntegrityCheck) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+type ExportCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Who receives the package (e.g. "Office of the State's Attorney,
+	// Hartford JD") and why; both are named in the audit record.
+	Recipient string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	Purpose   string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Optional: the receiving agency, when it is one in the directory.
+	RecipientAgencyId string `protobuf:"bytes,4,opt,name=recipient_agency_id,json=recipientAgencyId,proto3" json:"recipient_agency_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ExportCaseRequest) Reset() {
+	*x = ExportCaseRequest{}
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseRequest) ProtoMessage() {}
+
+func (x *ExportCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseRequest.ProtoReflect.Descriptor instead.
+func (*ExportCaseRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ExportCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ExportCaseRequest) GetRecipientAgencyId() string {
+	if x != nil {
+		return x.RecipientAgencyId
+	}
+	return ""
+}
+
+type ExportCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// application/zip.
+	Body          *httpbody.HttpBody `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCaseResponse) Reset() {
+	*x = ExportCaseResponse{}
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCaseResponse) ProtoMessage() {}
+
+func (x *ExportCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCaseResponse.ProtoReflect.Descriptor instead.
+func (*ExportCaseResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExportCaseResponse) GetBody() *httpbody.HttpBody {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 type VerifyEvidenceResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Check         *IntegrityCheck        `protobuf:"bytes,1,opt,name=check,proto3" json:"check,omitempty"`
@@ -1816,7 +2060,7 @@ type VerifyEvidenceResponse struct {
 
 func (x *VerifyEvidenceResponse) Reset() {
 	*x = VerifyEvidenceResponse{}
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[18]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2072,7 @@ func (x *VerifyEvidenceResponse) String() string {
 func (*VerifyEvidenceResponse) ProtoMessage() {}
 
 func (x *VerifyEvidenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[18]
+	mi := &file_casebridge_evidence_v1_evidence_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2085,7 @@ func (x *VerifyEvidenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEvidenceResponse.ProtoReflect.Descriptor instead.
 func (*VerifyEvidenceResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{18}
+	return file_casebridge_evidence_v1_evidence_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VerifyEvidenceResponse) GetCheck() *IntegrityCheck {
@@ -1862,10 +2106,10 @@ var File_casebridge_evidence_v1_evidence_proto protoreflect.FileDescriptor
 
 const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\n" +
-	"%casebridge/evidence/v1/evidence.proto\x12\x16casebridge.evidence.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x02\n" +
-	"\vAcquisition\x12\x99\x01\n" +
-	"\facquire_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampBZ\xbaHW\xba\x01T\n" +
-	"\x17acquire_time.not_future\x12\x19must not be in the future\x1a\x1ethis <= now + duration('300s')R\vacquireTime\x12)\n" +
+	"%casebridge/evidence/v1/evidence.proto\x12\x16casebridge.evidence.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x03\n" +
+	"\vAcquisition\x12\xb7\x01\n" +
+	"\facquire_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampBx\xbaHu\xba\x01r\n" +
+	"\x1cacquire_time.not_before_1970\x12'must not be before 1970-01-01T00:00:00Z\x1a)this >= timestamp('1970-01-01T00:00:00Z')R\vacquireTime\x12)\n" +
 	"\vacquired_by\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
 	"acquiredBy\x12 \n" +
 	"\x06method\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06method\x12\x1c\n" +
@@ -1940,7 +2184,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\tpageToken\"|\n" +
 	"\x14ListEvidenceResponse\x12<\n" +
 	"\bevidence\x18\x01 \x03(\v2 .casebridge.evidence.v1.EvidenceR\bevidence\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\t\n" +
 	"\fCustodyEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vevidence_id\x18\x02 \x01(\tR\n" +
@@ -1970,17 +2214,27 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1b\n" +
 	"\tprev_hash\x18\x14 \x01(\tR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\x15 \x01(\tR\x04hash\"\xef\x06\n" +
+	"\x04hash\x18\x15 \x01(\tR\x04hash\x12\x1d\n" +
+	"\n" +
+	"late_entry\x18\x16 \x01(\bR\tlateEntry\x124\n" +
+	"\x11late_entry_reason\x18\x17 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x0flateEntryReason\x12P\n" +
+	"\x0fintegrity_check\x18\x18 \x01(\v2'.casebridge.evidence.v1.IntegrityResultR\x0eintegrityCheck\"|\n" +
+	"\x0fIntegrityResult\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12'\n" +
+	"\x0fexpected_sha256\x18\x02 \x01(\tR\x0eexpectedSha256\x12\x14\n" +
+	"\x05match\x18\x03 \x01(\bR\x05match\x12\x12\n" +
+	"\x04tool\x18\x04 \x01(\tR\x04tool\"\x8f\b\n" +
 	"\x19CreateCustodyEventRequest\x12)\n" +
 	"\vevidence_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"evidenceId\x12B\n" +
 	"\x05event\x18\x02 \x01(\v2$.casebridge.evidence.v1.CustodyEventB\x06\xbaH\x03\xc8\x01\x01R\x05event\x12*\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\xb6\x05\xbaH\xb2\x05\x1a\xf5\x01\n" +
+	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\xd6\x06\xbaH\xd2\x06\x1a\xf5\x01\n" +
 	"\x15event.action.required\x12\xb2\x01event.action must be one of CUSTODY_ACTION_CHECK_IN, CUSTODY_ACTION_CHECK_OUT, CUSTODY_ACTION_TRANSFER, CUSTODY_ACTION_ANALYSIS, CUSTODY_ACTION_RETURN, CUSTODY_ACTION_DESTRUCTION\x1a'this.event.action in [2, 3, 4, 5, 6, 7]\x1aV\n" +
 	"\x16event.purpose.required\x12\x19event.purpose is required\x1a!this.event.purpose.matches('\\\\S')\x1a\xcf\x01\n" +
 	"\x1bevent.to_custodian.required\x12Ma transfer names the receiving person (to_custodian) or agency (to_agency_id)\x1aathis.event.action != 4 || this.event.to_custodian.matches('\\\\S') || this.event.to_agency_id != ''\x1a\x8d\x01\n" +
-	" event.to_agency_id.transfer_only\x120to_agency_id is for CUSTODY_ACTION_TRANSFER only\x1a7this.event.to_agency_id == '' || this.event.action == 4\"X\n" +
+	" event.to_agency_id.transfer_only\x120to_agency_id is for CUSTODY_ACTION_TRANSFER only\x1a7this.event.to_agency_id == '' || this.event.action == 4\x1a\x9d\x01\n" +
+	" event.late_entry_reason.required\x122event.lateEntryReason is required for a late entry\x1aE!this.event.late_entry || this.event.late_entry_reason.matches('\\\\S')\"X\n" +
 	"\x1aCreateCustodyEventResponse\x12:\n" +
 	"\x05event\x18\x01 \x01(\v2$.casebridge.evidence.v1.CustodyEventR\x05event\"\x94\x01\n" +
 	"\x18ListCustodyEventsRequest\x12)\n" +
@@ -1994,7 +2248,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"F\n" +
 	"\x19VerifyCustodyChainRequest\x12)\n" +
 	"\vevidence_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
-	"evidenceId\"\x91\x02\n" +
+	"evidenceId\"\xa7\x02\n" +
 	"\x1aVerifyCustodyChainResponse\x12\x1f\n" +
 	"\vevidence_id\x18\x01 \x01(\tR\n" +
 	"evidenceId\x12\x14\n" +
@@ -2004,7 +2258,8 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x14expected_event_count\x18\x04 \x01(\x03R\x12expectedEventCount\x12\x1b\n" +
 	"\thead_hash\x18\x05 \x01(\tR\bheadHash\x122\n" +
 	"\x15first_broken_sequence\x18\x06 \x01(\x03R\x13firstBrokenSequence\x12\x18\n" +
-	"\aproblem\x18\a \x01(\tR\aproblem\"\xf6\x01\n" +
+	"\aproblem\x18\a \x01(\tR\aproblem\x12\x14\n" +
+	"\x05field\x18\b \x01(\tR\x05field\"\xf6\x01\n" +
 	"\x15VerifyEvidenceRequest\x12)\n" +
 	"\vevidence_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"evidenceId\x12p\n" +
@@ -2012,7 +2267,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\n" +
 	"sha256.hex\x12!must be 64 hexadecimal characters\x1a!this.matches('^[0-9a-fA-F]{64}$')R\x06sha256\x12\x1c\n" +
 	"\x04tool\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04tool\x12\"\n" +
-	"\acomment\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\acomment\"\xfa\x02\n" +
+	"\acomment\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\acomment\"\x96\x03\n" +
 	"\x0eIntegrityCheck\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vevidence_id\x18\x02 \x01(\tR\n" +
@@ -2028,7 +2283,17 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12(\n" +
-	"\x10timeline_note_id\x18\v \x01(\tR\x0etimelineNoteId\"\x94\x01\n" +
+	"\x10timeline_note_id\x18\v \x01(\tR\x0etimelineNoteId\x12\x1a\n" +
+	"\bsequence\x18\f \x01(\x03R\bsequence\"\xc3\x01\n" +
+	"\x11ExportCaseRequest\x12!\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12(\n" +
+	"\trecipient\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\trecipient\x12$\n" +
+	"\apurpose\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\apurpose\x12;\n" +
+	"\x13recipient_agency_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x11recipientAgencyId\">\n" +
+	"\x12ExportCaseResponse\x12(\n" +
+	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04body\"\x94\x01\n" +
 	"\x16VerifyEvidenceResponse\x12<\n" +
 	"\x05check\x18\x01 \x01(\v2&.casebridge.evidence.v1.IntegrityCheckR\x05check\x12<\n" +
 	"\bevidence\x18\x02 \x01(\v2 .casebridge.evidence.v1.EvidenceR\bevidence*\xcf\x01\n" +
@@ -2049,7 +2314,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x12STATUS_CHECKED_OUT\x10\x02\x12\x16\n" +
 	"\x12STATUS_TRANSFERRED\x10\x03\x12\x13\n" +
 	"\x0fSTATUS_RETURNED\x10\x04\x12\x14\n" +
-	"\x10STATUS_DESTROYED\x10\x05*\xfa\x01\n" +
+	"\x10STATUS_DESTROYED\x10\x05*\x9e\x02\n" +
 	"\rCustodyAction\x12\x1e\n" +
 	"\x1aCUSTODY_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CUSTODY_ACTION_INTAKE\x10\x01\x12\x1b\n" +
@@ -2058,14 +2323,16 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x17CUSTODY_ACTION_TRANSFER\x10\x04\x12\x1b\n" +
 	"\x17CUSTODY_ACTION_ANALYSIS\x10\x05\x12\x19\n" +
 	"\x15CUSTODY_ACTION_RETURN\x10\x06\x12\x1e\n" +
-	"\x1aCUSTODY_ACTION_DESTRUCTION\x10\a*\xf6\x01\n" +
+	"\x1aCUSTODY_ACTION_DESTRUCTION\x10\a\x12\"\n" +
+	"\x1eCUSTODY_ACTION_INTEGRITY_CHECK\x10\b*\xf6\x01\n" +
 	"\x12LegalAuthorityType\x12$\n" +
 	" LEGAL_AUTHORITY_TYPE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cLEGAL_AUTHORITY_TYPE_WARRANT\x10\x01\x12!\n" +
 	"\x1dLEGAL_AUTHORITY_TYPE_SUBPOENA\x10\x02\x12$\n" +
 	" LEGAL_AUTHORITY_TYPE_COURT_ORDER\x10\x03\x12 \n" +
 	"\x1cLEGAL_AUTHORITY_TYPE_CONSENT\x10\x04\x12-\n" +
-	")LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST\x10\x052\x96\t\n" +
+	")LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST\x10\x052\xaf\n" +
+	"\n" +
 	"\x0fEvidenceService\x12\xa9\x01\n" +
 	"\x0eCreateEvidence\x12-.casebridge.evidence.v1.CreateEvidenceRequest\x1a..casebridge.evidence.v1.CreateEvidenceResponse\"8\x82\xd3\xe4\x93\x022:\bevidenceb\bevidence\"\x1c/v1/cases/{case_id}/evidence\x12\x8f\x01\n" +
 	"\fListEvidence\x12+.casebridge.evidence.v1.ListEvidenceRequest\x1a,.casebridge.evidence.v1.ListEvidenceResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/evidence\x12\x94\x01\n" +
@@ -2073,7 +2340,9 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x12CreateCustodyEvent\x121.casebridge.evidence.v1.CreateCustodyEventRequest\x1a2.casebridge.evidence.v1.CreateCustodyEventResponse\"8\x82\xd3\xe4\x93\x022:\x05eventb\x05event\"\"/v1/evidence/{evidence_id}/custody\x12\xa4\x01\n" +
 	"\x11ListCustodyEvents\x120.casebridge.evidence.v1.ListCustodyEventsRequest\x1a1.casebridge.evidence.v1.ListCustodyEventsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/evidence/{evidence_id}/custody\x12\xae\x01\n" +
 	"\x12VerifyCustodyChain\x121.casebridge.evidence.v1.VerifyCustodyChainRequest\x1a2.casebridge.evidence.v1.VerifyCustodyChainResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/evidence/{evidence_id}/custody:verify\x12\x9d\x01\n" +
-	"\x0eVerifyEvidence\x12-.casebridge.evidence.v1.VerifyEvidenceRequest\x1a..casebridge.evidence.v1.VerifyEvidenceResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/evidence/{evidence_id}:verifyBHZFgithub.com/casebridge/casebridge/gen/casebridge/evidence/v1;evidencev1b\x06proto3"
+	"\x0eVerifyEvidence\x12-.casebridge.evidence.v1.VerifyEvidenceRequest\x1a..casebridge.evidence.v1.VerifyEvidenceResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/evidence/{evidence_id}:verify\x12\x96\x01\n" +
+	"\n" +
+	"ExportCase\x12).casebridge.evidence.v1.ExportCaseRequest\x1a*.casebridge.evidence.v1.ExportCaseResponse\"1\x82\xd3\xe4\x93\x02+b\x04body\x12#/v1/cases/{case_id}/evidence:exportBHZFgithub.com/casebridge/casebridge/gen/casebridge/evidence/v1;evidencev1b\x06proto3"
 
 var (
 	file_casebridge_evidence_v1_evidence_proto_rawDescOnce sync.Once
@@ -2088,7 +2357,7 @@ func file_casebridge_evidence_v1_evidence_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_evidence_v1_evidence_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_casebridge_evidence_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_casebridge_evidence_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_casebridge_evidence_v1_evidence_proto_goTypes = []any{
 	(Kind)(0),                          // 0: casebridge.evidence.v1.Kind
 	(Status)(0),                        // 1: casebridge.evidence.v1.Status
@@ -2104,62 +2373,70 @@ var file_casebridge_evidence_v1_evidence_proto_goTypes = []any{
 	(*ListEvidenceRequest)(nil),        // 11: casebridge.evidence.v1.ListEvidenceRequest
 	(*ListEvidenceResponse)(nil),       // 12: casebridge.evidence.v1.ListEvidenceResponse
 	(*CustodyEvent)(nil),               // 13: casebridge.evidence.v1.CustodyEvent
-	(*CreateCustodyEventRequest)(nil),  // 14: casebridge.evidence.v1.CreateCustodyEventRequest
-	(*CreateCustodyEventResponse)(nil), // 15: casebridge.evidence.v1.CreateCustodyEventResponse
-	(*ListCustodyEventsRequest)(nil),   // 16: casebridge.evidence.v1.ListCustodyEventsRequest
-	(*ListCustodyEventsResponse)(nil),  // 17: casebridge.evidence.v1.ListCustodyEventsResponse
-	(*VerifyCustodyChainRequest)(nil),  // 18: casebridge.evidence.v1.VerifyCustodyChainRequest
-	(*VerifyCustodyChainResponse)(nil), // 19: casebridge.evidence.v1.VerifyCustodyChainResponse
-	(*VerifyEvidenceRequest)(nil),      // 20: casebridge.evidence.v1.VerifyEvidenceRequest
-	(*IntegrityCheck)(nil),             // 21: casebridge.evidence.v1.IntegrityCheck
-	(*VerifyEvidenceResponse)(nil),     // 22: casebridge.evidence.v1.VerifyEvidenceResponse
-	(*timestamppb.Timestamp)(nil),      // 23: google.protobuf.Timestamp
+	(*IntegrityResult)(nil),            // 14: casebridge.evidence.v1.IntegrityResult
+	(*CreateCustodyEventRequest)(nil),  // 15: casebridge.evidence.v1.CreateCustodyEventRequest
+	(*CreateCustodyEventResponse)(nil), // 16: casebridge.evidence.v1.CreateCustodyEventResponse
+	(*ListCustodyEventsRequest)(nil),   // 17: casebridge.evidence.v1.ListCustodyEventsRequest
+	(*ListCustodyEventsResponse)(nil),  // 18: casebridge.evidence.v1.ListCustodyEventsResponse
+	(*VerifyCustodyChainRequest)(nil),  // 19: casebridge.evidence.v1.VerifyCustodyChainRequest
+	(*VerifyCustodyChainResponse)(nil), // 20: casebridge.evidence.v1.VerifyCustodyChainResponse
+	(*VerifyEvidenceRequest)(nil),      // 21: casebridge.evidence.v1.VerifyEvidenceRequest
+	(*IntegrityCheck)(nil),             // 22: casebridge.evidence.v1.IntegrityCheck
+	(*ExportCaseRequest)(nil),          // 23: casebridge.evidence.v1.ExportCaseRequest
+	(*ExportCaseResponse)(nil),         // 24: casebridge.evidence.v1.ExportCaseResponse
+	(*VerifyEvidenceResponse)(nil),     // 25: casebridge.evidence.v1.VerifyEvidenceResponse
+	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),          // 27: google.api.HttpBody
 }
 var file_casebridge_evidence_v1_evidence_proto_depIdxs = []int32{
-	23, // 0: casebridge.evidence.v1.Acquisition.acquire_time:type_name -> google.protobuf.Timestamp
+	26, // 0: casebridge.evidence.v1.Acquisition.acquire_time:type_name -> google.protobuf.Timestamp
 	3,  // 1: casebridge.evidence.v1.LegalAuthority.type:type_name -> casebridge.evidence.v1.LegalAuthorityType
-	23, // 2: casebridge.evidence.v1.LegalAuthority.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 2: casebridge.evidence.v1.LegalAuthority.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: casebridge.evidence.v1.Evidence.kind:type_name -> casebridge.evidence.v1.Kind
 	4,  // 4: casebridge.evidence.v1.Evidence.acquisition:type_name -> casebridge.evidence.v1.Acquisition
 	5,  // 5: casebridge.evidence.v1.Evidence.legal_authority:type_name -> casebridge.evidence.v1.LegalAuthority
 	1,  // 6: casebridge.evidence.v1.Evidence.status:type_name -> casebridge.evidence.v1.Status
-	23, // 7: casebridge.evidence.v1.Evidence.last_verify_time:type_name -> google.protobuf.Timestamp
-	23, // 8: casebridge.evidence.v1.Evidence.create_time:type_name -> google.protobuf.Timestamp
-	23, // 9: casebridge.evidence.v1.Evidence.update_time:type_name -> google.protobuf.Timestamp
+	26, // 7: casebridge.evidence.v1.Evidence.last_verify_time:type_name -> google.protobuf.Timestamp
+	26, // 8: casebridge.evidence.v1.Evidence.create_time:type_name -> google.protobuf.Timestamp
+	26, // 9: casebridge.evidence.v1.Evidence.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 10: casebridge.evidence.v1.CreateEvidenceRequest.evidence:type_name -> casebridge.evidence.v1.Evidence
 	6,  // 11: casebridge.evidence.v1.CreateEvidenceResponse.evidence:type_name -> casebridge.evidence.v1.Evidence
 	6,  // 12: casebridge.evidence.v1.GetEvidenceResponse.evidence:type_name -> casebridge.evidence.v1.Evidence
 	6,  // 13: casebridge.evidence.v1.ListEvidenceResponse.evidence:type_name -> casebridge.evidence.v1.Evidence
 	2,  // 14: casebridge.evidence.v1.CustodyEvent.action:type_name -> casebridge.evidence.v1.CustodyAction
-	23, // 15: casebridge.evidence.v1.CustodyEvent.event_time:type_name -> google.protobuf.Timestamp
+	26, // 15: casebridge.evidence.v1.CustodyEvent.event_time:type_name -> google.protobuf.Timestamp
 	1,  // 16: casebridge.evidence.v1.CustodyEvent.from_status:type_name -> casebridge.evidence.v1.Status
 	1,  // 17: casebridge.evidence.v1.CustodyEvent.to_status:type_name -> casebridge.evidence.v1.Status
-	23, // 18: casebridge.evidence.v1.CustodyEvent.create_time:type_name -> google.protobuf.Timestamp
-	13, // 19: casebridge.evidence.v1.CreateCustodyEventRequest.event:type_name -> casebridge.evidence.v1.CustodyEvent
-	13, // 20: casebridge.evidence.v1.CreateCustodyEventResponse.event:type_name -> casebridge.evidence.v1.CustodyEvent
-	13, // 21: casebridge.evidence.v1.ListCustodyEventsResponse.events:type_name -> casebridge.evidence.v1.CustodyEvent
-	23, // 22: casebridge.evidence.v1.IntegrityCheck.create_time:type_name -> google.protobuf.Timestamp
-	21, // 23: casebridge.evidence.v1.VerifyEvidenceResponse.check:type_name -> casebridge.evidence.v1.IntegrityCheck
-	6,  // 24: casebridge.evidence.v1.VerifyEvidenceResponse.evidence:type_name -> casebridge.evidence.v1.Evidence
-	7,  // 25: casebridge.evidence.v1.EvidenceService.CreateEvidence:input_type -> casebridge.evidence.v1.CreateEvidenceRequest
-	11, // 26: casebridge.evidence.v1.EvidenceService.ListEvidence:input_type -> casebridge.evidence.v1.ListEvidenceRequest
-	9,  // 27: casebridge.evidence.v1.EvidenceService.GetEvidence:input_type -> casebridge.evidence.v1.GetEvidenceRequest
-	14, // 28: casebridge.evidence.v1.EvidenceService.CreateCustodyEvent:input_type -> casebridge.evidence.v1.CreateCustodyEventRequest
-	16, // 29: casebridge.evidence.v1.EvidenceService.ListCustodyEvents:input_type -> casebridge.evidence.v1.ListCustodyEventsRequest
-	18, // 30: casebridge.evidence.v1.EvidenceService.VerifyCustodyChain:input_type -> casebridge.evidence.v1.VerifyCustodyChainRequest
-	20, // 31: casebridge.evidence.v1.EvidenceService.VerifyEvidence:input_type -> casebridge.evidence.v1.VerifyEvidenceRequest
-	8,  // 32: casebridge.evidence.v1.EvidenceService.CreateEvidence:output_type -> casebridge.evidence.v1.CreateEvidenceResponse
-	12, // 33: casebridge.evidence.v1.EvidenceService.ListEvidence:output_type -> casebridge.evidence.v1.ListEvidenceResponse
-	10, // 34: casebridge.evidence.v1.EvidenceService.GetEvidence:output_type -> casebridge.evidence.v1.GetEvidenceResponse
-	15, // 35: casebridge.evidence.v1.EvidenceService.CreateCustodyEvent:output_type -> casebridge.evidence.v1.CreateCustodyEventResponse
-	17, // 36: casebridge.evidence.v1.EvidenceService.ListCustodyEvents:output_type -> casebridge.evidence.v1.ListCustodyEventsResponse
-	19, // 37: casebridge.evidence.v1.EvidenceService.VerifyCustodyChain:output_type -> casebridge.evidence.v1.VerifyCustodyChainResponse
-	22, // 38: casebridge.evidence.v1.EvidenceService.VerifyEvidence:output_type -> casebridge.evidence.v1.VerifyEvidenceResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	26, // 18: casebridge.evidence.v1.CustodyEvent.create_time:type_name -> google.protobuf.Timestamp
+	14, // 19: casebridge.evidence.v1.CustodyEvent.integrity_check:type_name -> casebridge.evidence.v1.IntegrityResult
+	13, // 20: casebridge.evidence.v1.CreateCustodyEventRequest.event:type_name -> casebridge.evidence.v1.CustodyEvent
+	13, // 21: casebridge.evidence.v1.CreateCustodyEventResponse.event:type_name -> casebridge.evidence.v1.CustodyEvent
+	13, // 22: casebridge.evidence.v1.ListCustodyEventsResponse.events:type_name -> casebridge.evidence.v1.CustodyEvent
+	26, // 23: casebridge.evidence.v1.IntegrityCheck.create_time:type_name -> google.protobuf.Timestamp
+	27, // 24: casebridge.evidence.v1.ExportCaseResponse.body:type_name -> google.api.HttpBody
+	22, // 25: casebridge.evidence.v1.VerifyEvidenceResponse.check:type_name -> casebridge.evidence.v1.IntegrityCheck
+	6,  // 26: casebridge.evidence.v1.VerifyEvidenceResponse.evidence:type_name -> casebridge.evidence.v1.Evidence
+	7,  // 27: casebridge.evidence.v1.EvidenceService.CreateEvidence:input_type -> casebridge.evidence.v1.CreateEvidenceRequest
+	11, // 28: casebridge.evidence.v1.EvidenceService.ListEvidence:input_type -> casebridge.evidence.v1.ListEvidenceRequest
+	9,  // 29: casebridge.evidence.v1.EvidenceService.GetEvidence:input_type -> casebridge.evidence.v1.GetEvidenceRequest
+	15, // 30: casebridge.evidence.v1.EvidenceService.CreateCustodyEvent:input_type -> casebridge.evidence.v1.CreateCustodyEventRequest
+	17, // 31: casebridge.evidence.v1.EvidenceService.ListCustodyEvents:input_type -> casebridge.evidence.v1.ListCustodyEventsRequest
+	19, // 32: casebridge.evidence.v1.EvidenceService.VerifyCustodyChain:input_type -> casebridge.evidence.v1.VerifyCustodyChainRequest
+	21, // 33: casebridge.evidence.v1.EvidenceService.VerifyEvidence:input_type -> casebridge.evidence.v1.VerifyEvidenceRequest
+	23, // 34: casebridge.evidence.v1.EvidenceService.ExportCase:input_type -> casebridge.evidence.v1.ExportCaseRequest
+	8,  // 35: casebridge.evidence.v1.EvidenceService.CreateEvidence:output_type -> casebridge.evidence.v1.CreateEvidenceResponse
+	12, // 36: casebridge.evidence.v1.EvidenceService.ListEvidence:output_type -> casebridge.evidence.v1.ListEvidenceResponse
+	10, // 37: casebridge.evidence.v1.EvidenceService.GetEvidence:output_type -> casebridge.evidence.v1.GetEvidenceResponse
+	16, // 38: casebridge.evidence.v1.EvidenceService.CreateCustodyEvent:output_type -> casebridge.evidence.v1.CreateCustodyEventResponse
+	18, // 39: casebridge.evidence.v1.EvidenceService.ListCustodyEvents:output_type -> casebridge.evidence.v1.ListCustodyEventsResponse
+	20, // 40: casebridge.evidence.v1.EvidenceService.VerifyCustodyChain:output_type -> casebridge.evidence.v1.VerifyCustodyChainResponse
+	25, // 41: casebridge.evidence.v1.EvidenceService.VerifyEvidence:output_type -> casebridge.evidence.v1.VerifyEvidenceResponse
+	24, // 42: casebridge.evidence.v1.EvidenceService.ExportCase:output_type -> casebridge.evidence.v1.ExportCaseResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_evidence_v1_evidence_proto_init() }
@@ -2173,7 +2450,7 @@ func file_casebridge_evidence_v1_evidence_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_evidence_v1_evidence_proto_rawDesc), len(file_casebridge_evidence_v1_evidence_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

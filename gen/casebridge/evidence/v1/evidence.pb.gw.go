@@ -382,6 +382,59 @@ func local_request_EvidenceService_VerifyEvidence_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+var filter_EvidenceService_ExportCase_0 = &utilities.DoubleArray{Encoding: map[string]int{"case_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_EvidenceService_ExportCase_0(ctx context.Context, marshaler runtime.Marshaler, client EvidenceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["case_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "case_id")
+	}
+	protoReq.CaseId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "case_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EvidenceService_ExportCase_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ExportCase(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_EvidenceService_ExportCase_0(ctx context.Context, marshaler runtime.Marshaler, server EvidenceServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["case_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "case_id")
+	}
+	protoReq.CaseId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "case_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EvidenceService_ExportCase_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ExportCase(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterEvidenceServiceHandlerServer registers the http handlers for service EvidenceService to "mux".
 // UnaryRPC     :call EvidenceServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -527,6 +580,26 @@ func RegisterEvidenceServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 			return
 		}
 		forward_EvidenceService_VerifyEvidence_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_EvidenceService_ExportCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}/evidence:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_EvidenceService_ExportCase_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EvidenceService_ExportCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_EvidenceService_ExportCase_0{resp.(*ExportCaseResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -687,6 +760,23 @@ func RegisterEvidenceServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_EvidenceService_VerifyEvidence_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_EvidenceService_ExportCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/casebridge.evidence.v1.EvidenceService/ExportCase", runtime.WithHTTPPathPattern("/v1/cases/{case_id}/evidence:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_EvidenceService_ExportCase_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EvidenceService_ExportCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_EvidenceService_ExportCase_0{resp.(*ExportCaseResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -717,6 +807,15 @@ func (m response_EvidenceService_CreateCustodyEvent_0) XXX_ResponseBody() interf
 	return response.Event
 }
 
+type response_EvidenceService_ExportCase_0 struct {
+	*ExportCaseResponse
+}
+
+func (m response_EvidenceService_ExportCase_0) XXX_ResponseBody() interface{} {
+	response := m.ExportCaseResponse
+	return response.Body
+}
+
 var (
 	pattern_EvidenceService_CreateEvidence_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "cases", "case_id", "evidence"}, ""))
 	pattern_EvidenceService_ListEvidence_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "cases", "case_id", "evidence"}, ""))
@@ -725,6 +824,7 @@ var (
 	pattern_EvidenceService_ListCustodyEvents_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "evidence", "evidence_id", "custody"}, ""))
 	pattern_EvidenceService_VerifyCustodyChain_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "evidence", "evidence_id", "custody"}, "verify"))
 	pattern_EvidenceService_VerifyEvidence_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "evidence", "evidence_id"}, "verify"))
+	pattern_EvidenceService_ExportCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "cases", "case_id", "evidence"}, "export"))
 )
 
 var (
@@ -735,4 +835,5 @@ var (
 	forward_EvidenceService_ListCustodyEvents_0  = runtime.ForwardResponseMessage
 	forward_EvidenceService_VerifyCustodyChain_0 = runtime.ForwardResponseMessage
 	forward_EvidenceService_VerifyEvidence_0     = runtime.ForwardResponseMessage
+	forward_EvidenceService_ExportCase_0         = runtime.ForwardResponseMessage
 )

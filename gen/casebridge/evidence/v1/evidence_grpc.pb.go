@@ -30,6 +30,7 @@ const (
 	EvidenceService_ListCustodyEvents_FullMethodName  = "/casebridge.evidence.v1.EvidenceService/ListCustodyEvents"
 	EvidenceService_VerifyCustodyChain_FullMethodName = "/casebridge.evidence.v1.EvidenceService/VerifyCustodyChain"
 	EvidenceService_VerifyEvidence_FullMethodName     = "/casebridge.evidence.v1.EvidenceService/VerifyEvidence"
+	EvidenceService_ExportCase_FullMethodName         = "/casebridge.evidence.v1.EvidenceService/ExportCase"
 )
 
 // EvidenceServiceClient is the client API for EvidenceService service.
@@ -60,9 +61,23 @@ type EvidenceServiceClient interface {
 	// the first event that does not match (edited, deleted or reordered).
 	VerifyCustodyChain(ctx context.Context, in *VerifyCustodyChainRequest, opts ...grpc.CallOption) (*VerifyCustodyChainResponse, error)
 	// VerifyEvidence records an integrity check with a freshly computed
-	// SHA-256 (evidence custodians of the holding agency). A mismatch marks the
-	// item compromised and writes a note in the case timeline.
+	// SHA-256 (evidence custodians of the holding agency) as an
+	// INTEGRITY_CHECK custody event; it is compared with the SHA-256 the
+	// INTAKE event sealed. A mismatch marks the item compromised (for good:
+	// the chain says so) and writes a note in the case timeline.
 	VerifyEvidence(ctx context.Context, in *VerifyEvidenceRequest, opts ...grpc.CallOption) (*VerifyEvidenceResponse, error)
+	// ExportCase builds the case package a prosecutor or partner agency
+	// receives (supervisors of the case's lead agency): one zip with
+	// case.jsonld (CASE/UCO 1.4.0 JSON-LD), custody.json (every exhibit's
+	// sealed registration, state and chain of custody with its hashes),
+	// disclosure.csv (the case's disclosure report), VERIFY.txt and
+	// checkpoint.json, a signed statement of every file's SHA-256 and every
+	// chain's head. The audit record names the recipient and the purpose.
+	// `casebridge evidence verify --package FILE` checks it offline. Clients
+	// use GET /v1/cases/{case_id}:export (CaseService.ExportCase forwards
+	// here); this route exists because one gateway route per RPC is how the
+	// interceptor chain sees every call.
+	ExportCase(ctx context.Context, in *ExportCaseRequest, opts ...grpc.CallOption) (*ExportCaseResponse, error)
 }
 
 type evidenceServiceClient struct {
@@ -143,6 +158,16 @@ func (c *evidenceServiceClient) VerifyEvidence(ctx context.Context, in *VerifyEv
 	return out, nil
 }
 
+func (c *evidenceServiceClient) ExportCase(ctx context.Context, in *ExportCaseRequest, opts ...grpc.CallOption) (*ExportCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportCaseResponse)
+	err := c.cc.Invoke(ctx, EvidenceService_ExportCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EvidenceServiceServer is the server API for EvidenceService service.
 // All implementations must embed UnimplementedEvidenceServiceServer
 // for forward compatibility.
@@ -171,9 +196,23 @@ type EvidenceServiceServer interface {
 	// the first event that does not match (edited, deleted or reordered).
 	VerifyCustodyChain(context.Context, *VerifyCustodyChainRequest) (*VerifyCustodyChainResponse, error)
 	// VerifyEvidence records an integrity check with a freshly computed
-	// SHA-256 (evidence custodians of the holding agency). A mismatch marks the
-	// item compromised and writes a note in the case timeline.
+	// SHA-256 (evidence custodians of the holding agency) as an
+	// INTEGRITY_CHECK custody event; it is compared with the SHA-256 the
+	// INTAKE event sealed. A mismatch marks the item compromised (for good:
+	// the chain says so) and writes a note in the case timeline.
 	VerifyEvidence(context.Context, *VerifyEvidenceRequest) (*VerifyEvidenceResponse, error)
+	// ExportCase builds the case package a prosecutor or partner agency
+	// receives (supervisors of the case's lead agency): one zip with
+	// case.jsonld (CASE/UCO 1.4.0 JSON-LD), custody.json (every exhibit's
+	// sealed registration, state and chain of custody with its hashes),
+	// disclosure.csv (the case's disclosure report), VERIFY.txt and
+	// checkpoint.json, a signed statement of every file's SHA-256 and every
+	// chain's head. The audit record names the recipient and the purpose.
+	// `casebridge evidence verify --package FILE` checks it offline. Clients
+	// use GET /v1/cases/{case_id}:export (CaseService.ExportCase forwards
+	// here); this route exists because one gateway route per RPC is how the
+	// interceptor chain sees every call.
+	ExportCase(context.Context, *ExportCaseRequest) (*ExportCaseResponse, error)
 	mustEmbedUnimplementedEvidenceServiceServer()
 }
 
@@ -204,6 +243,9 @@ func (UnimplementedEvidenceServiceServer) VerifyCustodyChain(context.Context, *V
 }
 func (UnimplementedEvidenceServiceServer) VerifyEvidence(context.Context, *VerifyEvidenceRequest) (*VerifyEvidenceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyEvidence not implemented")
+}
+func (UnimplementedEvidenceServiceServer) ExportCase(context.Context, *ExportCaseRequest) (*ExportCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportCase not implemented")
 }
 func (UnimplementedEvidenceServiceServer) mustEmbedUnimplementedEvidenceServiceServer() {}
 func (UnimplementedEvidenceServiceServer) testEmbeddedByValue()                         {}
@@ -352,6 +394,24 @@ func _EvidenceService_VerifyEvidence_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EvidenceService_ExportCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EvidenceServiceServer).ExportCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EvidenceService_ExportCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EvidenceServiceServer).ExportCase(ctx, req.(*ExportCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EvidenceService_ServiceDesc is the grpc.ServiceDesc for EvidenceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -386,6 +446,10 @@ var EvidenceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyEvidence",
 			Handler:    _EvidenceService_VerifyEvidence_Handler,
+		},
+		{
+			MethodName: "ExportCase",
+			Handler:    _EvidenceService_ExportCase_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

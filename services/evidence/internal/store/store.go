@@ -63,6 +63,7 @@ type Event struct {
 	FromCustodian   string
 	ToCustodian     string
 	ToAgencyID      string // "" unless a transfer to an agency
+	ToAgencyORI     string // its ORI (transfers recorded since issue 14)
 	Location        string
 	Purpose         string
 	FromAgencyID    string // "" for the intake
@@ -74,23 +75,21 @@ type Event struct {
 	ActorAgencyID   string
 	ActorAgencyORI  string
 	CreateTime      time.Time
-	PrevHash        []byte
-	Hash            []byte
-}
-
-// Check is one recorded integrity check.
-type Check struct {
-	ID             string
-	EvidenceID     string
-	ExpectedSHA256 string
-	ComputedSHA256 string
-	Match          bool
-	Tool           string
-	Comment        string
-	UserID         string
-	UserEmail      string
-	AgencyID       string
-	CreateTime     time.Time
+	// Registration is the canonical JSON of the registration record sealed
+	// by the INTAKE event ("" on other events and on intakes written before
+	// sealing).
+	Registration string
+	// LateEntry marks an event dated before its predecessor; LateReason
+	// says why.
+	LateEntry  bool
+	LateReason string
+	// INTEGRITY_CHECK only: the submitted SHA-256, the one it was compared
+	// with, the result and the tool.
+	CheckSHA256, CheckExpectedSHA256 string
+	CheckMatch                       *bool
+	CheckTool                        string
+	PrevHash                         []byte
+	Hash                             []byte
 }
 
 const itemColumns = `id::text, case_id::text, case_number, exhibit_seq, exhibit_number, parent_id::text,
@@ -207,13 +206,15 @@ func SaveItemState(ctx context.Context, tx pgx.Tx, it *Item) error {
 const eventColumns = `evidence_id::text, seq, id::text, action, event_time, from_custodian, to_custodian,
 	coalesce(to_agency_id::text, ''), location, purpose, coalesce(from_agency_id::text, ''),
 	holding_agency_id::text, from_status, to_status, actor_user_id::text, actor_email, actor_agency_id::text,
-	actor_agency_ori, create_time, prev_hash, hash`
+	actor_agency_ori, create_time, registration, late_entry, late_entry_reason, check_sha256,
+	check_expected_sha256, check_match, check_tool, to_agency_ori, prev_hash, hash`
 
 func scanEvent(row pgx.Row) (*Event, error) {
 	e := &Event{}
 	err := row.Scan(&e.EvidenceID, &e.Seq, &e.ID, &e.Action, &e.EventTime, &e.FromCustodian, &e.ToCustodian,
 		&e.ToAgencyID, &e.Location, &e.Purpose, &e.FromAgencyID, &e.HoldingAgencyID, &e.FromStatus, &e.ToStatus,
-		&e.ActorUserID, &e.ActorEmail, &e.ActorAgencyID, &e.ActorAgencyORI, &e.CreateTime, &e.PrevHash, &e.Hash)
+		&e.ActorUserID, &e.ActorEmail, &e.ActorAgencyID, &e.ActorAgencyORI, &e.CreateTime, &e.Registration, &e.LateEntry, &e.LateReason,
+		&e.CheckSHA256, &e.CheckExpectedSHA256, &e.CheckMatch, &e.CheckTool, &e.ToAgencyORI, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -233,11 +234,14 @@ func InsertEvent(ctx context.Context, tx pgx.Tx, e *Event) error {
 	_, err := tx.Exec(ctx, `INSERT INTO evidence.custody_events (evidence_id, seq, id, action, event_time,
 		from_custodian, to_custodian, to_agency_id, location, purpose, from_agency_id, holding_agency_id,
 		from_status, to_status, actor_user_id, actor_email, actor_agency_id, actor_agency_ori, create_time,
-		prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		registration, late_entry, late_entry_reason, check_sha256, check_expected_sha256, check_match, check_tool,
+		to_agency_ori, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+		$22, $23, $24, $25, $26, $27, $28, $29)`,
 		e.EvidenceID, e.Seq, e.ID, e.Action, e.EventTime, e.FromCustodian, e.ToCustodian, nullUUID(e.ToAgencyID),
 		e.Location, e.Purpose, nullUUID(e.FromAgencyID), e.HoldingAgencyID, e.FromStatus, e.ToStatus,
-		e.ActorUserID, e.ActorEmail, e.ActorAgencyID, e.ActorAgencyORI, e.CreateTime, e.PrevHash, e.Hash)
+		e.ActorUserID, e.ActorEmail, e.ActorAgencyID, e.ActorAgencyORI, e.CreateTime, e.Registration, e.LateEntry,
+		e.LateReason, e.CheckSHA256, e.CheckExpectedSHA256, e.CheckMatch, e.CheckTool, e.ToAgencyORI, e.PrevHash, e.Hash)
 	return postgres.Translate(err)
 }
 
@@ -288,14 +292,47 @@ func EachEvent(ctx context.Context, q postgres.Querier, evidenceID string, fn fu
 	return postgres.Translate(rows.Err())
 }
 
-// InsertCheck records an integrity check.
-func InsertCheck(ctx context.Context, tx pgx.Tx, c *Check) error {
-	_, err := tx.Exec(ctx, `INSERT INTO evidence.integrity_checks (id, evidence_id, expected_sha256,
-		computed_sha256, match, tool, comment, user_id, user_email, agency_id, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		c.ID, c.EvidenceID, c.ExpectedSHA256, c.ComputedSHA256, c.Match, c.Tool, c.Comment, c.UserID,
-		c.UserEmail, c.AgencyID, c.CreateTime)
-	return postgres.Translate(err)
+// LastEvent returns the head event of item evidenceID, or an error
+// wrapping postgres.ErrNotFound when the chain is empty.
+func LastEvent(ctx context.Context, q postgres.Querier, evidenceID string) (*Event, error) {
+	return scanEvent(q.QueryRow(ctx, `SELECT `+eventColumns+` FROM evidence.custody_events
+		WHERE evidence_id = $1 ORDER BY seq DESC LIMIT 1`, evidenceID))
+}
+
+// FirstEvent returns the event that opens item evidenceID's chain (its
+// INTAKE), or an error wrapping postgres.ErrNotFound.
+func FirstEvent(ctx context.Context, q postgres.Querier, evidenceID string) (*Event, error) {
+	return scanEvent(q.QueryRow(ctx, `SELECT `+eventColumns+` FROM evidence.custody_events
+		WHERE evidence_id = $1 ORDER BY seq LIMIT 1`, evidenceID))
+}
+
+// EachItem calls fn for every item, in id order (for checkpoints and
+// whole-database verification). fn's error stops the walk.
+func EachItem(ctx context.Context, q postgres.Querier, fn func(*Item) error) error {
+	rows, err := q.Query(ctx, `SELECT `+itemColumns+` FROM evidence.items ORDER BY id`)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	// Collected first: fn reads events on the same connection.
+	var items []*Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return postgres.Translate(err)
+	}
+	for _, it := range items {
+		if err := fn(it); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Requests are the service's idempotency keys for creates with request_id.
