@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,11 +82,7 @@ var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.Cl
 
 // Services is the list of upstream names the gateway knows.
 func Services() []string {
-	out := make([]string, 0, len(registrations))
-	for name := range registrations {
-		out = append(out, name)
-	}
-	return out
+	return slices.Sorted(maps.Keys(registrations))
 }
 
 // New builds the gateway. Connections are made lazily by gRPC, so New does
@@ -108,7 +106,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
 	g := &Gateway{logger: logger, conns: map[string]*grpc.ClientConn{}}
-	for name, register := range registrations {
+	// In a fixed order: grpc-gateway tries the routes registered last
+	// first, so a map's random order would make overlapping routes (a
+	// custom method and a Get, "/v1/cases/{id}" and "/v1/cases/{id}:x")
+	// resolve differently from one start to the next.
+	for _, name := range Services() {
+		register := registrations[name]
 		addr, ok := cfg.Upstreams[name]
 		if !ok {
 			_ = g.Close()
