@@ -48,9 +48,12 @@ type service struct {
 // entry here and one in gateway.registrations.
 var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
-		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
-			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
-			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))))
+		cs := cases.NewServer(d.Pool, d.Authz, liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
+			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison")))
+		casesv1.RegisterCaseServiceServer(s, cs)
+		// Tasks, playbooks and legal process live with their cases (issue 17).
+		casesv1.RegisterTaskServiceServer(s, cases.NewTaskServer(cs))
+		casesv1.RegisterLegalProcessServiceServer(s, cases.NewLegalProcessServer(cs))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
