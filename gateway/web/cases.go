@@ -69,7 +69,7 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (a *App) newCase(w http.ResponseWriter, r *http.Request, s *session) {
 	a.render(w, r, http.StatusOK, "case_new", s, map[string]any{"Form": map[string]string{"request_id": uuid.NewString()},
-		"Playbooks": a.playbookChoices(r, s),
+		"Playbooks":       a.playbookChoices(r, s),
 		"Classifications": enumNames(casesv1.Classification_name), "Priorities": enumNames(casesv1.Priority_name)})
 }
 
