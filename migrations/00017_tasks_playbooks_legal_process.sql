@@ -96,7 +96,13 @@ CREATE TABLE cases.legal_process (
 );
 CREATE INDEX legal_process_case_idx ON cases.legal_process (case_id, create_time, id);
 
+-- An exhibit's legal authority may name the legal process item it was
+-- returned under (written by the evidence service, checked through the
+-- Cases service's API).
+ALTER TABLE evidence.items ADD COLUMN authority_legal_process_id uuid;
+
 -- +goose Down
+ALTER TABLE evidence.items DROP COLUMN authority_legal_process_id;
 DROP TABLE cases.legal_process;
 DROP TABLE cases.task_log;
 DROP TABLE cases.tasks;

@@ -63,7 +63,8 @@ var services = []service{
 	}, liaison.MethodRules},
 	{"evidence", func(s *grpc.Server, d Deps) string {
 		evidencev1.RegisterEvidenceServiceServer(s, evidence.NewServer(d.Pool, d.Authz,
-			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger))
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
+			WithLegalProcess(casesv1.NewLegalProcessServiceClient(d.Conn("cases"))))
 		return evidencev1.EvidenceService_ServiceDesc.ServiceName
 	}, evidence.MethodRules},
 	{"audit", func(s *grpc.Server, d Deps) string {

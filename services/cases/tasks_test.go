@@ -3,9 +3,12 @@ package cases_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casebridge/casebridge/internal/apptest"
@@ -186,6 +189,88 @@ func TestPreservationClock(t *testing.T) {
 		require.Equal(t, c.due, r.Get("dueForRenewal") == true, "served %d days ago", c.days)
 		require.Equal(t, c.status, r.Str("status"), "served %d days ago", c.days)
 	}
+	// The provider's return: an exhibit whose legal authority names the
+	// item, linked back from the item. Another case's item is refused.
+	ev := s.Do(t, detective, "POST", "/v1/cases/"+id+"/evidence", map[string]any{"description": "Mailbox export",
+		"kind": "KIND_CLOUD_ACCOUNT_RETURN", "sha256": strings.Repeat("cd", 32),
+		"legalAuthority": map[string]any{"type": "LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST", "legalProcessId": lp}})
+	require.Equal(t, http.StatusOK, ev.Status, string(ev.Raw))
+	require.Equal(t, lp, ev.Str("legalAuthority.legalProcessId"))
+	otherCase := createCase(t, s, detective, map[string]any{"title": "other"}).Str("id")
+	bad := s.Do(t, detective, "POST", "/v1/cases/"+otherCase+"/evidence", map[string]any{"description": "x",
+		"kind": "KIND_CLOUD_ACCOUNT_RETURN", "sha256": strings.Repeat("cd", 32),
+		"legalAuthority": map[string]any{"type": "LEGAL_AUTHORITY_TYPE_PRESERVATION_REQUEST", "legalProcessId": lp}})
+	require.Equal(t, http.StatusBadRequest, bad.Status, string(bad.Raw))
+	require.Equal(t, "evidence.legalAuthority.legalProcessId", field(bad))
+	link := s.Do(t, detective, "PATCH", "/v1/legalProcess/"+lp, map[string]any{"exhibitIds": []string{ev.Str("id")}, "status": "LEGAL_PROCESS_STATUS_RETURNED"})
+	require.Equal(t, http.StatusOK, link.Status, string(link.Raw))
+	require.Equal(t, "LEGAL_PROCESS_STATUS_RETURNED", link.Str("status"))
+	require.Equal(t, false, link.Get("dueForRenewal"))
+	link = s.Do(t, detective, "PATCH", "/v1/legalProcess/"+lp, map[string]any{"exhibitIds": []string{uuid.NewString()}})
+	require.Equal(t, http.StatusBadRequest, link.Status, string(link.Raw))
+	require.Equal(t, "legalProcess.exhibitIds", field(link))
+
 	// New Haven sees none of it.
 	require.Equal(t, http.StatusNotFound, s.Do(t, newhaven, "GET", "/v1/legalProcess/"+lp, nil).Status)
+}
+
+// Bad input answers 400 naming the field and changes nothing; retries with
+// a request_id create one task; a stale etag answers 409.
+func TestTaskInputAndConcurrency(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	id := createCase(t, s, detective, map[string]any{"title": "inputs"}).Str("id")
+	for _, c := range []struct {
+		path  string
+		body  map[string]any
+		field string
+	}{
+		{"/v1/cases/" + id + "/tasks", map[string]any{"title": "  "}, ""},
+		{"/v1/cases/" + id + "/tasks", map[string]any{"title": "x", "assigneeUserIds": []string{"nope"}}, "task.assigneeUserIds[0]"},
+		{"/v1/cases/" + id + "/tasks", map[string]any{"title": "x", "assigneeUserIds": []string{demo.UserID(newhaven)}}, "task.assigneeUserIds"},
+		{"/v1/cases/" + id + "/legalProcess", map[string]any{"recipient": "x"}, ""},
+		{"/v1/cases/" + id + "/legalProcess", map[string]any{"kind": "LEGAL_PROCESS_KIND_SUBPOENA", "recipient": "x",
+			"issueTime": "2026-02-01T00:00:00Z", "serveTime": "2026-01-01T00:00:00Z"}, "legalProcess.serveTime"},
+		{"/v1/playbooks", map[string]any{"name": "x", "tasks": []map[string]any{{"key": "Bad Key", "title": "t"}}}, "playbook.tasks[0].key"},
+	} {
+		email := detective
+		if strings.HasPrefix(c.path, "/v1/playbooks") {
+			email = supervisor
+		}
+		r := s.Do(t, email, "POST", c.path, c.body)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s %v: %s", c.path, c.body, r.Raw)
+		if c.field != "" {
+			require.Equal(t, c.field, field(r), "%s %v: %s", c.path, c.body, r.Raw)
+		}
+	}
+	require.Empty(t, s.Do(t, detective, "GET", "/v1/cases/"+id+"/tasks", nil).List("tasks"))
+	require.Empty(t, s.Do(t, detective, "GET", "/v1/cases/"+id+"/legalProcess", nil).List("legalProcess"))
+
+	rid := uuid.NewString()
+	a := s.Do(t, detective, "POST", "/v1/cases/"+id+"/tasks?requestId="+rid, map[string]any{"title": "once"})
+	b := s.Do(t, detective, "POST", "/v1/cases/"+id+"/tasks?requestId="+rid, map[string]any{"title": "once"})
+	require.Equal(t, http.StatusOK, a.Status, string(a.Raw))
+	require.Equal(t, a.Str("id"), b.Str("id"))
+	require.Len(t, s.Do(t, detective, "GET", "/v1/cases/"+id+"/tasks", nil).List("tasks"), 1)
+
+	tid, etag := a.Str("id"), a.Str("etag")
+	require.Equal(t, http.StatusOK, s.Do(t, detective, "PATCH", "/v1/tasks/"+tid, map[string]any{"etag": etag, "order": 5}).Status)
+	stale := s.Do(t, detective, "PATCH", "/v1/tasks/"+tid, map[string]any{"etag": etag, "order": 6})
+	require.Equal(t, http.StatusConflict, stale.Status, string(stale.Raw))
+	require.Equal(t, http.StatusConflict, s.Do(t, detective, "POST", "/v1/tasks/"+tid+":start", map[string]any{"etag": etag}).Status)
+	// A task cannot be completed twice.
+	require.Equal(t, http.StatusOK, s.Do(t, detective, "POST", "/v1/tasks/"+tid+":complete", map[string]any{}).Status)
+	require.Equal(t, http.StatusBadRequest, s.Do(t, detective, "POST", "/v1/tasks/"+tid+":complete", map[string]any{}).Status)
+	// The assignee (a colleague) finds it in "my tasks" only while open.
+	ua := s.Do(t, detective, "POST", "/v1/cases/"+id+"/tasks", map[string]any{"title": "for brooks",
+		"assigneeUserIds": []string{demo.UserID(supervisor)}, "dueTime": "2020-01-01T00:00:00Z"})
+	require.Equal(t, http.StatusOK, ua.Status, string(ua.Raw))
+	require.Equal(t, true, ua.Get("overdue"))
+	mine := s.Do(t, supervisor, "GET", "/v1/tasks?filter="+url.QueryEscape("assignee = me AND status != COMPLETED"), nil).List("tasks")
+	require.Len(t, mine, 1)
+	require.Equal(t, "for brooks", mine[0]["title"])
+	require.Empty(t, s.Do(t, detective, "GET", "/v1/tasks?filter="+url.QueryEscape("assignee = me AND status != COMPLETED"), nil).List("tasks"))
+	bad := s.Do(t, detective, "GET", "/v1/tasks?filter="+url.QueryEscape("status = DONE"), nil)
+	require.Equal(t, http.StatusBadRequest, bad.Status)
+	require.Equal(t, "filter", field(bad))
 }
