@@ -219,7 +219,24 @@ func (ls *LegalProcessServer) CreateLegalProcess(ctx context.Context, req *cases
 	if err := applyLegal(l, in, nil, now); err != nil {
 		return nil, err
 	}
+	key := "CreateLegalProcess:" + l.CaseID
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if rid := req.GetRequestId(); rid != "" {
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, key, rid)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				if l, err = store.GetLegalProcess(ctx, tx, prev); err != nil {
+					return err
+				}
+				annotate(ctx, "legal_process", l.ID, l.CaseID)
+				return audit.Write(ctx, tx)
+			}
+			if err := store.Requests.Complete(ctx, tx, p.UserID, key, rid, l.ID); err != nil {
+				return err
+			}
+		}
 		if err := checkExhibits(ctx, tx, l.CaseID, l.ExhibitIDs); err != nil {
 			return err
 		}

@@ -98,6 +98,22 @@ func (ts *TaskServer) CreatePlaybook(ctx context.Context, req *casesv1.CreatePla
 		return nil, err
 	}
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if rid := req.GetRequestId(); rid != "" {
+			prev, err := store.Requests.Claim(ctx, tx, p.UserID, "CreatePlaybook", rid)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				if pb, err = store.GetPlaybook(ctx, tx, p.AgencyID, prev); err != nil {
+					return err
+				}
+				annotate(ctx, "playbook", pb.ID, "")
+				return audit.Write(ctx, tx)
+			}
+			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreatePlaybook", rid, pb.ID); err != nil {
+				return err
+			}
+		}
 		if err := store.InsertPlaybook(ctx, tx, pb, false); err != nil {
 			return err
 		}

@@ -252,6 +252,20 @@ func TestTaskInputAndConcurrency(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.Status, string(a.Raw))
 	require.Equal(t, a.Str("id"), b.Str("id"))
 	require.Len(t, s.Do(t, detective, "GET", "/v1/cases/"+id+"/tasks", nil).List("tasks"), 1)
+	lpA := s.Do(t, detective, "POST", "/v1/cases/"+id+"/legalProcess?requestId="+rid, map[string]any{"kind": "LEGAL_PROCESS_KIND_SUBPOENA", "recipient": "Bank"})
+	lpB := s.Do(t, detective, "POST", "/v1/cases/"+id+"/legalProcess?requestId="+rid, map[string]any{"kind": "LEGAL_PROCESS_KIND_SUBPOENA", "recipient": "Bank"})
+	require.Equal(t, http.StatusOK, lpA.Status, string(lpA.Raw))
+	require.Equal(t, lpA.Str("id"), lpB.Str("id"))
+	require.Equal(t, "LEGAL_PROCESS_STATUS_DRAFT", lpA.Str("status"))
+	pbA := s.Do(t, supervisor, "POST", "/v1/playbooks?requestId="+rid, map[string]any{"name": "Sextortion"})
+	pbB := s.Do(t, supervisor, "POST", "/v1/playbooks?requestId="+rid, map[string]any{"name": "Sextortion"})
+	require.Equal(t, http.StatusOK, pbA.Status, string(pbA.Raw))
+	require.Equal(t, pbA.Str("id"), pbB.Str("id"))
+	// Another agency's supervisor does not see it.
+	require.Equal(t, http.StatusNotFound, s.Do(t, "sgt.fox@hartford.example", "GET", "/v1/playbooks/"+pbA.Str("id"), nil).Status)
+	for _, p := range s.Do(t, "sgt.fox@hartford.example", "GET", "/v1/playbooks", nil).List("playbooks") {
+		require.NotEqual(t, pbA.Str("id"), p["id"])
+	}
 
 	tid, etag := a.Str("id"), a.Str("etag")
 	require.Equal(t, http.StatusOK, s.Do(t, detective, "PATCH", "/v1/tasks/"+tid, map[string]any{"etag": etag, "order": 5}).Status)

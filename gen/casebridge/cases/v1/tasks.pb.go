@@ -700,7 +700,7 @@ func (x *GetTaskResponse) GetTask() *Task {
 type ListTasksRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	// Default 100; values above 100 are treated as 100.
+	// Default 25; values above 100 are treated as 100.
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1858,8 +1858,10 @@ func (x *Playbook) GetEtag() string {
 }
 
 type CreatePlaybookRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Playbook      *Playbook              `protobuf:"bytes,1,opt,name=playbook,proto3" json:"playbook,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Playbook *Playbook              `protobuf:"bytes,1,opt,name=playbook,proto3" json:"playbook,omitempty"`
+	// Optional idempotency key, as for CreateCase.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1899,6 +1901,13 @@ func (x *CreatePlaybookRequest) GetPlaybook() *Playbook {
 		return x.Playbook
 	}
 	return nil
+}
+
+func (x *CreatePlaybookRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreatePlaybookResponse struct {
@@ -2441,9 +2450,11 @@ func (x *LegalProcess) GetEtag() string {
 }
 
 type CreateLegalProcessRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	LegalProcess  *LegalProcess          `protobuf:"bytes,2,opt,name=legal_process,json=legalProcess,proto3" json:"legal_process,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CaseId       string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	LegalProcess *LegalProcess          `protobuf:"bytes,2,opt,name=legal_process,json=legalProcess,proto3" json:"legal_process,omitempty"`
+	// Optional idempotency key, as for CreateCase.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2490,6 +2501,13 @@ func (x *CreateLegalProcessRequest) GetLegalProcess() *LegalProcess {
 		return x.LegalProcess
 	}
 	return nil
+}
+
+func (x *CreateLegalProcessRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateLegalProcessResponse struct {
@@ -3067,9 +3085,11 @@ const file_casebridge_cases_v1_tasks_proto_rawDesc = "" +
 	"\vupdate_user\x18\n" +
 	" \x01(\tR\n" +
 	"updateUser\x12\x12\n" +
-	"\x04etag\x18\v \x01(\tR\x04etag\"\xb7\x01\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\"\xe3\x01\n" +
 	"\x15CreatePlaybookRequest\x12A\n" +
-	"\bplaybook\x18\x01 \x01(\v2\x1d.casebridge.cases.v1.PlaybookB\x06\xbaH\x03\xc8\x01\x01R\bplaybook:[\xbaHX\x1aV\n" +
+	"\bplaybook\x18\x01 \x01(\v2\x1d.casebridge.cases.v1.PlaybookB\x06\xbaH\x03\xc8\x01\x01R\bplaybook\x12*\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:[\xbaHX\x1aV\n" +
 	"\x16playbook.name.required\x12\x19playbook.name is required\x1a!this.playbook.name.matches('\\\\S')\"S\n" +
 	"\x16CreatePlaybookResponse\x129\n" +
 	"\bplaybook\x18\x01 \x01(\v2\x1d.casebridge.cases.v1.PlaybookR\bplaybook\"?\n" +
@@ -3125,10 +3145,12 @@ const file_casebridge_cases_v1_tasks_proto_rawDesc = "" +
 	"createUser\x12\x1f\n" +
 	"\vupdate_user\x18\x13 \x01(\tR\n" +
 	"updateUser\x12\x12\n" +
-	"\x04etag\x18\x14 \x01(\tR\x04etag\"\xe6\x02\n" +
+	"\x04etag\x18\x14 \x01(\tR\x04etag\"\x92\x03\n" +
 	"\x19CreateLegalProcessRequest\x12!\n" +
 	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12N\n" +
-	"\rlegal_process\x18\x02 \x01(\v2!.casebridge.cases.v1.LegalProcessB\x06\xbaH\x03\xc8\x01\x01R\flegalProcess:\xd5\x01\xbaH\xd1\x01\x1aZ\n" +
+	"\rlegal_process\x18\x02 \x01(\v2!.casebridge.cases.v1.LegalProcessB\x06\xbaH\x03\xc8\x01\x01R\flegalProcess\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\xd5\x01\xbaH\xd1\x01\x1aZ\n" +
 	"\x1blegal_process.kind.required\x12\x1dlegalProcess.kind is required\x1a\x1cthis.legal_process.kind != 0\x1as\n" +
 	" legal_process.recipient.required\x12\"legalProcess.recipient is required\x1a+this.legal_process.recipient.matches('\\\\S')\"d\n" +
 	"\x1aCreateLegalProcessResponse\x12F\n" +

@@ -738,7 +738,7 @@ type LegalProcessServiceClient interface {
 	CreateLegalProcess(ctx context.Context, in *CreateLegalProcessRequest, opts ...grpc.CallOption) (*CreateLegalProcessResponse, error)
 	// GetLegalProcess returns one item.
 	GetLegalProcess(ctx context.Context, in *GetLegalProcessRequest, opts ...grpc.CallOption) (*GetLegalProcessResponse, error)
-	// ListLegalProcess lists a case's items, soonest expiry first.
+	// ListLegalProcess lists a case's items in the order recorded.
 	ListLegalProcess(ctx context.Context, in *ListLegalProcessRequest, opts ...grpc.CallOption) (*ListLegalProcessResponse, error)
 	// UpdateLegalProcess changes the fields named in update_mask (recipient,
 	// identifier, description, issue_time, serve_time, expire_time,
@@ -819,7 +819,7 @@ type LegalProcessServiceServer interface {
 	CreateLegalProcess(context.Context, *CreateLegalProcessRequest) (*CreateLegalProcessResponse, error)
 	// GetLegalProcess returns one item.
 	GetLegalProcess(context.Context, *GetLegalProcessRequest) (*GetLegalProcessResponse, error)
-	// ListLegalProcess lists a case's items, soonest expiry first.
+	// ListLegalProcess lists a case's items in the order recorded.
 	ListLegalProcess(context.Context, *ListLegalProcessRequest) (*ListLegalProcessResponse, error)
 	// UpdateLegalProcess changes the fields named in update_mask (recipient,
 	// identifier, description, issue_time, serve_time, expire_time,
