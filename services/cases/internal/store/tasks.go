@@ -40,7 +40,10 @@ type Task struct {
 // Open reports whether the task still has to be done.
 func (t *Task) Open() bool { return t.Status == "WAITING" || t.Status == "IN_PROGRESS" }
 
-const taskColumns = `t.id::text, t.case_id::text, c.case_number, t.title, t.description, t.task_group, t.status,
+// taskColumns reads the case number by a scalar subquery rather than a
+// join: with ORDER BY … LIMIT, PostgreSQL evaluates it for the page's rows
+// only (after the sort), instead of joining every candidate task.
+const taskColumns = `t.id::text, t.case_id::text, (SELECT c.case_number FROM cases.cases c WHERE c.id = t.case_id), t.title, t.description, t.task_group, t.status,
 	t.assignee_user_ids::text[], t.assigned_agency_id::text, t.due_time, t.sort_order, t.mandatory, t.requires_log,
 	t.playbook_id::text, t.template_key, t.create_time, t.update_time, t.create_user_email, t.update_user_email, t.version`
 
@@ -92,13 +95,13 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t *Task) (bool, error) {
 // GetTask returns the task with id, or an error wrapping
 // postgres.ErrNotFound. It does not check authorization.
 func GetTask(ctx context.Context, q postgres.Querier, id string) (*Task, error) {
-	return scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM cases.tasks t JOIN cases.cases c ON c.id = t.case_id WHERE t.id = $1`, id))
+	return scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM cases.tasks t WHERE t.id = $1`, id))
 }
 
 // LockTask reads the task FOR UPDATE (of the task row only).
 func LockTask(ctx context.Context, tx pgx.Tx, id string) (*Task, error) {
-	return scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM cases.tasks t JOIN cases.cases c ON c.id = t.case_id
-		WHERE t.id = $1 FOR UPDATE OF t`, id))
+	return scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM cases.tasks t
+		WHERE t.id = $1 FOR UPDATE`, id))
 }
 
 // SaveTask writes every mutable column of t (locked by LockTask) and bumps
@@ -124,10 +127,10 @@ func SaveTask(ctx context.Context, tx pgx.Tx, t *Task) error {
 // (sort_order, id), strictly after (afterOrder, afterID) when afterID is set.
 func ListCaseTasks(ctx context.Context, q postgres.Querier, caseID string, afterOrder int32, afterID string, limit int) ([]*Task, error) {
 	if afterID == "" {
-		return scanTasks(q.Query(ctx, `SELECT `+taskColumns+` FROM cases.tasks t JOIN cases.cases c ON c.id = t.case_id
+		return scanTasks(q.Query(ctx, `SELECT `+taskColumns+` FROM cases.tasks t
 			WHERE t.case_id = $1 ORDER BY t.sort_order, t.id LIMIT $2`, caseID, limit))
 	}
-	return scanTasks(q.Query(ctx, `SELECT `+taskColumns+` FROM cases.tasks t JOIN cases.cases c ON c.id = t.case_id
+	return scanTasks(q.Query(ctx, `SELECT `+taskColumns+` FROM cases.tasks t
 		WHERE t.case_id = $1 AND (t.sort_order, t.id) > ($2, $3::uuid) ORDER BY t.sort_order, t.id LIMIT $4`,
 		caseID, afterOrder, afterID, limit))
 }
@@ -170,9 +173,15 @@ type TaskQuery struct {
 const farFuture = `'infinity'::timestamptz`
 
 // SearchTasks runs q and reports whether more rows follow. Visibility is in
-// the SQL (authz.VisibleSQL on the task's case with the permitting
-// relations), so every listed task passes Authorize and every task that
-// passes is listed. Ascending due time puts overdue tasks first.
+// the SQL, so every listed task passes Authorize and every task that
+// passes is listed; ascending due time puts overdue tasks first. Two
+// shapes, by what narrows the search most:
+//
+//   - with an assignee, an assigned agency or a case, the tasks so named
+//     (GIN index on assignees, B-tree on agency and on case) are checked
+//     one by one with authz.VisibleSQL on their case;
+//   - otherwise the caller's visible cases are walked from its grants
+//     (authz.Walk, as ListCases does) and their tasks joined.
 func SearchTasks(ctx context.Context, db postgres.Querier, q TaskQuery) ([]*Task, bool, error) {
 	if len(q.Relations) == 0 {
 		return nil, false, nil
@@ -182,12 +191,18 @@ func SearchTasks(ctx context.Context, db postgres.Querier, q TaskQuery) ([]*Task
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := []string{authz.VisibleSQL("case", "t.case_id", "$1", "$2")}
+	narrowed := q.Assignee != "" || q.Agency != "" || q.CaseID != ""
+	var where []string
+	if narrowed {
+		where = append(where, authz.VisibleSQL("case", "t.case_id", "$1", "$2"))
+	}
 	if q.Assignee != "" {
+		// @> (not = ANY) so the GIN index serves it; with the agency
+		// branch the planner ORs two index scans.
 		u := arg(q.Assignee)
-		cond := u + "::uuid = ANY(t.assignee_user_ids)"
+		cond := "t.assignee_user_ids @> ARRAY[" + u + "::uuid]"
 		if q.AgencyOf != "" {
-			cond = "(" + cond + " OR (t.assigned_agency_id = " + arg(q.AgencyOf) + "::uuid AND cardinality(t.assignee_user_ids) = 0))"
+			cond = "(" + cond + " OR (t.assigned_agency_id = " + arg(q.AgencyOf) + "::uuid AND t.assignee_user_ids = '{}'))"
 		}
 		where = append(where, cond)
 	}
@@ -211,8 +226,18 @@ func SearchTasks(ctx context.Context, db postgres.Querier, q TaskQuery) ([]*Task
 		}
 		where = append(where, "("+due+", t.id) > ("+after+", "+arg(q.AfterID)+"::uuid)")
 	}
-	sql := `SELECT ` + taskColumns + ` FROM cases.tasks t JOIN cases.cases c ON c.id = t.case_id WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY ` + due + `, t.id LIMIT ` + arg(q.Limit+1)
+	from := `FROM cases.tasks t`
+	if !narrowed {
+		walk := authz.Walk{Agency: "$1", Relations: "$2"}
+		from = `FROM (SELECT DISTINCT r.resource_id AS case_id FROM (` + walk.GranteesSQL() + `) g
+			JOIN authz.relations r ON ` + walk.WalkSQL("case") + `) vis
+			JOIN cases.tasks t ON t.case_id = vis.case_id`
+	}
+	if len(where) == 0 {
+		where = append(where, "true")
+	}
+	sql := `SELECT ` + taskColumns + ` ` + from + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + due + `, t.id LIMIT ` + arg(q.Limit+1)
 	out, err := scanTasks(db.Query(ctx, sql, args...))
 	if err != nil {
 		return nil, false, err
