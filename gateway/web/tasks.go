@@ -316,3 +316,100 @@ func (a *App) playbookChoices(r *http.Request, s *session) []*casesv1.Playbook {
 	}
 	return resp.GetPlaybooks()
 }
+
+// playbookText writes a playbook's tasks in the form's line format.
+func playbookText(tasks []*casesv1.PlaybookTask) string {
+	var b strings.Builder
+	for _, t := range tasks {
+		fmt.Fprintf(&b, "%s | %s | %s", t.GetGroup(), t.GetTitle(), strconv.FormatFloat(float64(t.GetDueOffsetSeconds())/3600, 'f', -1, 64))
+		if t.GetMandatory() {
+			b.WriteString(" | mandatory")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// keepKeys gives edited tasks the keys of the old tasks with the same
+// title (so applying the edited playbook to a case that had it adds only
+// the new tasks) and fresh keys to new ones; requires_log and descriptions
+// carry over too, as the form does not show them.
+func keepKeys(old, edited []*casesv1.PlaybookTask) {
+	byTitle := map[string]*casesv1.PlaybookTask{}
+	taken := map[string]bool{}
+	for _, t := range old {
+		byTitle[t.GetTitle()] = t
+		taken[t.GetKey()] = true
+	}
+	given := map[string]bool{}
+	for _, t := range edited {
+		t.Key = ""
+		if o, ok := byTitle[t.GetTitle()]; ok && !given[o.GetKey()] {
+			t.Key, t.RequiresLog, t.Description = o.GetKey(), o.GetRequiresLog(), o.GetDescription()
+			given[t.Key] = true
+		}
+	}
+	n := 0
+	for _, t := range edited {
+		for t.Key == "" {
+			n++
+			if k := fmt.Sprintf("t%d", n); !taken[k] && !given[k] {
+				t.Key, given[k] = k, true
+			}
+		}
+	}
+}
+
+func (a *App) showPlaybook(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	got, err := a.tasks.GetPlaybook(ctx, &casesv1.GetPlaybookRequest{PlaybookId: r.PathValue("pid")})
+	if err != nil {
+		a.fail(w, r, s, err)
+		return
+	}
+	pb := got.GetPlaybook()
+	a.renderPlaybook(w, r, s, http.StatusOK, pb, map[string]string{"playbook.name": pb.GetName(), "playbook.titlePrefix": pb.GetTitlePrefix(),
+		"playbook.defaultPriority": pb.GetDefaultPriority().String(), "playbook.tasks": playbookText(pb.GetTasks())}, nil)
+}
+
+func (a *App) renderPlaybook(w http.ResponseWriter, r *http.Request, s *session, code int, pb *casesv1.Playbook, form map[string]string, p *problem) {
+	classes := map[string]bool{}
+	for _, c := range pb.GetClassifications() {
+		classes[c.String()] = true
+	}
+	a.render(w, r, code, "playbook", s, map[string]any{"Playbook": pb, "Form": form, "Problem": p, "Selected": classes,
+		"Classifications": enumNames(casesv1.Classification_name), "Priorities": enumNames(casesv1.Priority_name)})
+}
+
+// updatePlaybook saves the edit form: every field, the task list whole.
+func (a *App) updatePlaybook(w http.ResponseWriter, r *http.Request, s *session) {
+	f := formValues(r, "etag", "playbook.name", "playbook.titlePrefix", "playbook.defaultPriority", "playbook.tasks")
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	got, err := a.tasks.GetPlaybook(ctx, &casesv1.GetPlaybookRequest{PlaybookId: r.PathValue("pid")})
+	if err != nil {
+		a.fail(w, r, s, err)
+		return
+	}
+	old := got.GetPlaybook()
+	tasks, err := parsePlaybookTasks(f["playbook.tasks"])
+	if err != nil {
+		a.renderPlaybook(w, r, s, http.StatusBadRequest, old, f, badField("playbook.tasks", err.Error()))
+		return
+	}
+	keepKeys(old.GetTasks(), tasks)
+	pb := &casesv1.Playbook{Id: old.GetId(), Etag: f["etag"], Name: f["playbook.name"], TitlePrefix: f["playbook.titlePrefix"], Tasks: tasks,
+		DefaultPriority: casesv1.Priority(casesv1.Priority_value[f["playbook.defaultPriority"]])}
+	for _, c := range r.PostForm["playbook.classifications"] {
+		pb.Classifications = append(pb.Classifications, casesv1.Classification(casesv1.Classification_value[c]))
+	}
+	_, err = a.tasks.UpdatePlaybook(ctx, &casesv1.UpdatePlaybookRequest{Playbook: pb,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name", "title_prefix", "default_priority", "classifications", "tasks"}}})
+	if err != nil {
+		p := problemOf(err)
+		a.renderPlaybook(w, r, s, p.Status, old, f, p)
+		return
+	}
+	a.redirect(w, r, "/playbooks")
+}

@@ -97,6 +97,18 @@ func TestTasksInBrowser(t *testing.T) {
 	require.Contains(t, pbs, "Business email compromise")
 	require.Contains(t, pbs, "Account intrusion")
 	brooks.screenshot("t05-playbooks")
+	// The supervisor adds a task to the ransomware playbook; applying it
+	// again to the case adds only that one.
+	brooks.open("/playbooks/"+demo.PlaybookID("csp-ransomware"), "#pb-tasks")
+	text := get(brooks, chromedp.Value(chromedp.CSS("#pb-tasks")))
+	require.Contains(t, text, "Detect — report and assess | Take the victim's report and identify their point of contact | 4 | mandatory")
+	brooks.run(chromedp.SetValue(chromedp.CSS("#pb-tasks"), text+"Recover | Confirm the clinic's EHR is back in service | 72\n"),
+		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)), chromedp.WaitVisible(`//h1[.="Playbooks"]`))
+	brooks.open(casePath, "#apply-pb")
+	brooks.run(chromedp.SetValue(chromedp.CSS("#apply-pb"), demo.PlaybookID("csp-ransomware")),
+		chromedp.Click(chromedp.CSS(`form[action$="/playbook"] button`)),
+		chromedp.WaitVisible(`//li[contains(., "Confirm the clinic's EHR is back in service")]`))
+	require.Equal(t, 1, strings.Count(brooks.text("#tasks"), "Take the victim's report"))
 
 	foster := signIn(t, s, exe, "det.foster@newhaven.example")
 	foster.open(casePath, "h1")

@@ -185,6 +185,8 @@ func (a *App) routes() {
 	m.Handle("GET /tasks", a.auth(a.myTasks))
 	m.Handle("GET /playbooks", a.auth(a.listPlaybooks))
 	m.Handle("POST /playbooks", a.auth(a.createPlaybook))
+	m.Handle("GET /playbooks/{pid}", a.auth(a.showPlaybook))
+	m.Handle("POST /playbooks/{pid}", a.auth(a.updatePlaybook))
 	m.Handle("GET /evidence/{id}", a.auth(a.showEvidence))
 	m.Handle("POST /evidence/{id}/verify", a.auth(a.verifyEvidence))
 	m.Handle("GET /assistance/new", a.auth(a.assistanceForm))
