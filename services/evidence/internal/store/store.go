@@ -36,24 +36,25 @@ type Item struct {
 	AuthorityType       string // enum name without prefix, or UNSPECIFIED
 	AuthorityIdentifier string
 	AuthorityIssuer     string
+	AuthorityExpireTime *time.Time
+	StorageLocation     string
+	CurrentCustodian    string
+	HoldingAgencyID     string
+	HoldingAgencyORI    string
+	Status              string // IN_CUSTODY, CHECKED_OUT, TRANSFERRED, RETURNED, DESTROYED
+	Compromised         bool
+	LastVerifyTime      *time.Time
+	CustodyCount        int64
+	CustodyHead         []byte
+	CreateTime          time.Time
+	UpdateTime          time.Time
+	CreateUserID        string
+	CreateUserEmail     string
+	Version             int64
+
 	// AuthorityLegalProcessID is the case's legal process item the exhibit
 	// was returned under (issue 17), if any.
 	AuthorityLegalProcessID *string
-	AuthorityExpireTime     *time.Time
-	StorageLocation         string
-	CurrentCustodian        string
-	HoldingAgencyID         string
-	HoldingAgencyORI        string
-	Status                  string // IN_CUSTODY, CHECKED_OUT, TRANSFERRED, RETURNED, DESTROYED
-	Compromised             bool
-	LastVerifyTime          *time.Time
-	CustodyCount            int64
-	CustodyHead             []byte
-	CreateTime              time.Time
-	UpdateTime              time.Time
-	CreateUserID            string
-	CreateUserEmail         string
-	Version                 int64
 }
 
 // Event is one stored custody event.
