@@ -44,6 +44,12 @@ func TestTasksInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#tasks li:first-child form[action$="/complete"] button`)),
 		chromedp.WaitVisible(`//li[contains(., "Take the victim's report")]//span[contains(@class, "task-status") and .="Completed"]`))
 
+	// Cancelling needs a reason: the API's answer shows on the page.
+	alvarez.run(chromedp.Click(`//li[contains(., "Confirm restore from clean backups")]//summary[.="Cancel this task"]`),
+		chromedp.SetValue(`//li[contains(., "Confirm restore from clean backups")]//input[@name="reason"]`, "Victim rebuilt from scratch"),
+		chromedp.Click(`//li[contains(., "Confirm restore from clean backups")]//form[contains(@action, "/cancel")]//button`),
+		chromedp.WaitVisible(`//li[contains(., "Confirm restore from clean backups")]//span[contains(@class, "task-status") and .="Cancelled"]`))
+
 	// The supervisor cannot close it yet: the notice names what is open.
 	brooks := signIn(t, s, exe, "sgt.brooks@csp.example")
 	brooks.open(casePath, "#case-number")
