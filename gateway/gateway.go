@@ -68,7 +68,16 @@ type Gateway struct {
 
 // registrations lists each service's gateway registration by upstream name.
 var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"cases": casesv1.RegisterCaseServiceHandler,
+	"cases": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+			casesv1.RegisterCaseServiceHandler, casesv1.RegisterTaskServiceHandler, casesv1.RegisterLegalProcessServiceHandler,
+		} {
+			if err := reg(ctx, mux, conn); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 	"liaison": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
 		if err := liaisonv1.RegisterDirectoryServiceHandler(ctx, mux, conn); err != nil {
 			return err

@@ -70,6 +70,7 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (a *App) newCase(w http.ResponseWriter, r *http.Request, s *session) {
 	a.render(w, r, http.StatusOK, "case_new", s, map[string]any{"Form": map[string]string{"request_id": uuid.NewString()},
+		"Playbooks":       a.playbookChoices(r, s),
 		"Classifications": enumNames(casesv1.Classification_name), "Priorities": enumNames(casesv1.Priority_name)})
 }
 
@@ -87,10 +88,10 @@ func (a *App) createCase(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	ctx, cancel := a.rpc(r, s)
 	defer cancel()
-	resp, err := a.cases.CreateCase(ctx, &casesv1.CreateCaseRequest{Case: c, RequestId: f["request_id"]})
+	resp, err := a.cases.CreateCase(ctx, &casesv1.CreateCaseRequest{Case: c, RequestId: f["request_id"], PlaybookId: r.PostFormValue("playbook_id")})
 	if err != nil {
 		p := problemOf(err)
-		a.render(w, r, p.Status, "case_new", s, map[string]any{"Form": f, "Problem": p,
+		a.render(w, r, p.Status, "case_new", s, map[string]any{"Form": f, "Problem": p, "Playbooks": a.playbookChoices(r, s),
 			"Classifications": enumNames(casesv1.Classification_name), "Priorities": enumNames(casesv1.Priority_name)})
 		return
 	}
@@ -164,6 +165,7 @@ func (a *App) renderCase(w http.ResponseWriter, r *http.Request, s *session, cod
 			data["Taskforces"] = tfs.GetTaskforces()
 		}
 	}
+	a.caseWork(ctx, id, data) // tasks and legal process (tasks.go)
 	data["Relations"] = []string{"RELATION_CONTRIBUTOR", "RELATION_VIEWER"}
 	data["Dispositions"] = enumNames(casesv1.Disposition_name)
 	data["Kinds"] = enumNames(evidencev1.Kind_name)

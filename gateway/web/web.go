@@ -83,6 +83,8 @@ type App struct {
 	mux         *http.ServeMux
 
 	cases     casesv1.CaseServiceClient
+	tasks     casesv1.TaskServiceClient
+	legal     casesv1.LegalProcessServiceClient
 	evidence  evidencev1.EvidenceServiceClient
 	referrals referralsv1.ReferralServiceClient
 	directory liaisonv1.DirectoryServiceClient
@@ -126,6 +128,8 @@ func New(cfg Config) (*App, error) {
 		cfg: cfg, logger: cfg.Logger, sealer: s, idle: cfg.IdleLock, now: cfg.Now,
 		httpsPublic: pub.Scheme == "https",
 		cases:       casesv1.NewCaseServiceClient(cfg.Conns["cases"]),
+		tasks:       casesv1.NewTaskServiceClient(cfg.Conns["cases"]),
+		legal:       casesv1.NewLegalProcessServiceClient(cfg.Conns["cases"]),
 		evidence:    evidencev1.NewEvidenceServiceClient(cfg.Conns["evidence"]),
 		referrals:   referralsv1.NewReferralServiceClient(cfg.Conns["referrals"]),
 		directory:   liaisonv1.NewDirectoryServiceClient(cfg.Conns["liaison"]),
@@ -179,6 +183,17 @@ func (a *App) routes() {
 	m.Handle("POST /cases/{id}/evidence", a.auth(a.addEvidence))
 	m.Handle("GET /cases/{id}/refer", a.auth(a.referForm))
 	m.Handle("POST /cases/{id}/refer", a.auth(a.refer))
+	// Tasks, playbooks and legal process (issue 17).
+	m.Handle("POST /cases/{id}/tasks", a.auth(a.addTask))
+	m.Handle("POST /cases/{id}/playbook", a.auth(a.applyPlaybook))
+	m.Handle("POST /cases/{id}/tasks/{tid}/{action}", a.auth(a.taskAction))
+	m.Handle("POST /cases/{id}/legal", a.auth(a.addLegal))
+	m.Handle("POST /cases/{id}/legal/{lid}/{action}", a.auth(a.legalAction))
+	m.Handle("GET /tasks", a.auth(a.myTasks))
+	m.Handle("GET /playbooks", a.auth(a.listPlaybooks))
+	m.Handle("POST /playbooks", a.auth(a.createPlaybook))
+	m.Handle("GET /playbooks/{pid}", a.auth(a.showPlaybook))
+	m.Handle("POST /playbooks/{pid}", a.auth(a.updatePlaybook))
 	m.Handle("GET /evidence/{id}", a.auth(a.showEvidence))
 	m.Handle("POST /evidence/{id}/verify", a.auth(a.verifyEvidence))
 	m.Handle("POST /evidence/{id}/custody", a.auth(a.addCustody))

@@ -149,6 +149,79 @@ var calls = map[string]func(f *fixture) call{
 		return call{"POST", "/v1/evidence/" + id + ":verify", map[string]any{"sha256": matrixSHA256},
 			fmt.Sprintf(`{"evidenceId": %q, "sha256": %q}`, id, matrixSHA256)}
 	},
+	// TaskService and LegalProcessService (issue 17): tasks and legal
+	// process are decided on the case; the fixture's task is assigned to
+	// the user's agency, so contributor rows decide on the policy line.
+	"TaskService.CreateTask": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/tasks", map[string]any{"title": "m"},
+			fmt.Sprintf(`{"caseId": %q, "task": {"title": "m"}}`, f.caseID)}
+	},
+	"TaskService.GetTask": func(f *fixture) call {
+		id := taskItem(f)
+		return call{"GET", "/v1/tasks/" + id, nil, fmt.Sprintf(`{"taskId": %q}`, id)}
+	},
+	"TaskService.ListTasks": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/tasks", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"TaskService.SearchTasks": func(f *fixture) call {
+		return call{"GET", "/v1/tasks?filter=assignee%20%3D%20me", nil, `{"filter": "assignee = me"}`}
+	},
+	"TaskService.UpdateTask": func(f *fixture) call {
+		id := taskItem(f)
+		return call{"PATCH", "/v1/tasks/" + id, map[string]any{"description": "m"},
+			fmt.Sprintf(`{"task": {"id": %q, "description": "m"}, "updateMask": "description"}`, id)}
+	},
+	"TaskService.StartTask":    func(f *fixture) call { return taskAction(f, "start", "") },
+	"TaskService.CompleteTask": func(f *fixture) call { return taskAction(f, "complete", "note") },
+	"TaskService.CancelTask":   func(f *fixture) call { return taskAction(f, "cancel", "reason") },
+	"TaskService.CreateTaskLogEntry": func(f *fixture) call {
+		id := taskItem(f)
+		return call{"POST", "/v1/tasks/" + id + "/log", map[string]any{"body": "m"}, fmt.Sprintf(`{"taskId": %q, "entry": {"body": "m"}}`, id)}
+	},
+	"TaskService.ListTaskLogEntries": func(f *fixture) call {
+		id := taskItem(f)
+		return call{"GET", "/v1/tasks/" + id + "/log", nil, fmt.Sprintf(`{"taskId": %q}`, id)}
+	},
+	"TaskService.ApplyPlaybook": func(f *fixture) call {
+		pb := playbookItem(f, f.actor)
+		return call{"POST", "/v1/cases/" + f.caseID + ":applyPlaybook", map[string]any{"playbookId": pb},
+			fmt.Sprintf(`{"caseId": %q, "playbookId": %q}`, f.caseID, pb)}
+	},
+	"TaskService.CreatePlaybook": func(f *fixture) call {
+		name := "m " + uuid.NewString()[:8]
+		return call{"POST", "/v1/playbooks", map[string]any{"name": name}, fmt.Sprintf(`{"playbook": {"name": %q}}`, name)}
+	},
+	"TaskService.GetPlaybook": func(f *fixture) call {
+		id := playbookItem(f, f.target)
+		return call{"GET", "/v1/playbooks/" + id, nil, fmt.Sprintf(`{"playbookId": %q}`, id)}
+	},
+	"TaskService.ListPlaybooks": func(f *fixture) call { return call{"GET", "/v1/playbooks", nil, `{}`} },
+	"TaskService.UpdatePlaybook": func(f *fixture) call {
+		id := playbookItem(f, f.target)
+		return call{"PATCH", "/v1/playbooks/" + id, map[string]any{"titlePrefix": "m"},
+			fmt.Sprintf(`{"playbook": {"id": %q, "titlePrefix": "m"}, "updateMask": "titlePrefix"}`, id)}
+	},
+	"LegalProcessService.CreateLegalProcess": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/legalProcess",
+			map[string]any{"kind": "LEGAL_PROCESS_KIND_SUBPOENA", "recipient": "m"},
+			fmt.Sprintf(`{"caseId": %q, "legalProcess": {"kind": "LEGAL_PROCESS_KIND_SUBPOENA", "recipient": "m"}}`, f.caseID)}
+	},
+	"LegalProcessService.GetLegalProcess": func(f *fixture) call {
+		id := legalItem(f)
+		return call{"GET", "/v1/legalProcess/" + id, nil, fmt.Sprintf(`{"legalProcessId": %q}`, id)}
+	},
+	"LegalProcessService.ListLegalProcess": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/legalProcess", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"LegalProcessService.UpdateLegalProcess": func(f *fixture) call {
+		id := legalItem(f)
+		return call{"PATCH", "/v1/legalProcess/" + id, map[string]any{"identifier": "m"},
+			fmt.Sprintf(`{"legalProcess": {"id": %q, "identifier": "m"}, "updateMask": "identifier"}`, id)}
+	},
+	"LegalProcessService.ExtendLegalProcess": func(f *fixture) call {
+		id := legalItem(f)
+		return call{"POST", "/v1/legalProcess/" + id + ":extend", map[string]any{}, fmt.Sprintf(`{"legalProcessId": %q}`, id)}
+	},
 	"DirectoryService.ListAgencies":   func(f *fixture) call { return call{"GET", "/v1/agencies", nil, `{}`} },
 	"DirectoryService.GetCurrentUser": func(f *fixture) call { return call{"GET", "/v1/me", nil, `{}`} },
 	"DirectoryService.GetAgency": func(f *fixture) call {
@@ -303,6 +376,55 @@ func evidenceItem(f *fixture) string {
 	}
 	_, err = authz.Grant(context.Background(), f.s.Pool, nil, authz.GrantRequest{Resource: authz.Resource{Type: "evidence", ID: id},
 		AgencyID: demo.AgencyID("csp"), Relation: authz.RelHolder})
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// taskItem stores a waiting task on the fixture's case, assigned to the
+// user's agency.
+func taskItem(f *fixture) string {
+	id := uuid.NewString()
+	_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO cases.tasks (id, case_id, title, status, assigned_agency_id,
+		create_time, update_time, create_user_email, update_user_email)
+		VALUES ($1, $2, 'matrix', 'WAITING', $3, now(), now(), 'matrix@example.org', 'matrix@example.org')`, id, f.caseID, f.actor)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// taskAction is a POST /v1/tasks/{id}:verb call on a fresh taskItem; arg
+// names the verb's text field, if any.
+func taskAction(f *fixture, verb, arg string) call {
+	id := taskItem(f)
+	body := map[string]any{}
+	g := fmt.Sprintf(`{"taskId": %q}`, id)
+	if arg != "" {
+		body[arg] = "m"
+		g = fmt.Sprintf(`{"taskId": %q, %q: "m"}`, id, arg)
+	}
+	return call{"POST", "/v1/tasks/" + id + ":" + verb, body, g}
+}
+
+// playbookItem stores a one-task playbook of agency.
+func playbookItem(f *fixture, agency string) string {
+	id := uuid.NewString()
+	_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO cases.playbooks (id, agency_id, name, tasks, create_time, update_time)
+		VALUES ($1, $2, $3, '[{"key": "m", "title": "m"}]', now(), now())`, id, agency, "matrix "+id)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// legalItem stores a preservation request served now on the fixture's case.
+func legalItem(f *fixture) string {
+	id := uuid.NewString()
+	_, err := f.s.Pool.Exec(context.Background(), `INSERT INTO cases.legal_process (id, case_id, kind, recipient, state,
+		serve_time, create_time, update_time, create_user_email, update_user_email)
+		VALUES ($1, $2, 'PRESERVATION_REQUEST', 'm', 'SERVED', now(), now(), now(), 'matrix@example.org', 'matrix@example.org')`, id, f.caseID)
 	if err != nil {
 		panic(err)
 	}

@@ -52,10 +52,13 @@ type service struct {
 // entry here and one in gateway.registrations.
 var services = []service{
 	{"cases", func(s *grpc.Server, d Deps) string {
-		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
-			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
+		cs := cases.NewServer(d.Pool, d.Authz, liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
 			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))).
-			WithEvidence(evidencev1.NewEvidenceServiceClient(d.Conn("evidence"))))
+			WithEvidence(evidencev1.NewEvidenceServiceClient(d.Conn("evidence")))
+		casesv1.RegisterCaseServiceServer(s, cs)
+		// Tasks, playbooks and legal process live with their cases (issue 17).
+		casesv1.RegisterTaskServiceServer(s, cases.NewTaskServer(cs))
+		casesv1.RegisterLegalProcessServiceServer(s, cases.NewLegalProcessServer(cs))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
@@ -66,7 +69,8 @@ var services = []service{
 	{"evidence", func(s *grpc.Server, d Deps) string {
 		evidencev1.RegisterEvidenceServiceServer(s, evidence.NewServer(d.Pool, d.Authz,
 			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
-			WithExport(auditv1.NewAuditServiceClient(d.Conn("audit")), d.PackageKey))
+			WithExport(auditv1.NewAuditServiceClient(d.Conn("audit")), d.PackageKey).
+			WithLegalProcess(casesv1.NewLegalProcessServiceClient(d.Conn("cases"))))
 		return evidencev1.EvidenceService_ServiceDesc.ServiceName
 	}, evidence.MethodRules},
 	{"audit", func(s *grpc.Server, d Deps) string {

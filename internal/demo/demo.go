@@ -96,6 +96,11 @@ func Seed(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 			return err
 		}
 		added = added || n > 0
+		pn, err := seedPlaybooks(ctx, tx)
+		if err != nil {
+			return err
+		}
+		added = added || pn > 0
 		return nil
 	})
 	return added, err

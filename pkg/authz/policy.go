@@ -54,6 +54,14 @@ var (
 		"taskforce":          {"create", "update"},
 		"agreement":          {"create", "update"},
 		"engagement":         {"read", "create", "update"},
+		// Tasks, playbooks and legal process (issue 17). task and
+		// legal_process are decided on the CASE's relation; playbook on
+		// the member relation of the agency that keeps it. work is
+		// start/complete/cancel/log; a non-lead agency works only the
+		// tasks assigned to it or its users (services/cases/tasks.go).
+		"task":          {"read", "create", "update", "work"},
+		"playbook":      {"read", "manage"},
+		"legal_process": {"read", "create", "update"},
 	}
 )
 

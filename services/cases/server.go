@@ -45,6 +45,9 @@ type Server struct {
 	evidence evidencev1.EvidenceServiceClient
 	logger   *slog.Logger
 	now      func() time.Time
+	// notifier receives task and legal process events (events.go); nil
+	// drops them until notifications are wired.
+	notifier Notifier
 }
 
 // NewServer returns the Cases service on pool. dir is the agency directory
@@ -124,6 +127,18 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 				return audit.Write(ctx, tx)
 			}
 		}
+		var pb *store.Playbook
+		if id := req.GetPlaybookId(); id != "" {
+			if pb, err = s.playbookFor(ctx, tx, p, id); err != nil {
+				return err
+			}
+			if pb.TitlePrefix != "" && !strings.HasPrefix(c.Title, pb.TitlePrefix) {
+				c.Title = pb.TitlePrefix + c.Title
+			}
+			if in.GetPriority() == casesv1.Priority_PRIORITY_UNSPECIFIED && pb.DefaultPriority != "UNSPECIFIED" {
+				c.Priority = pb.DefaultPriority
+			}
+		}
 		number, err := store.NextCaseNumber(ctx, tx, p.AgencyID, p.AgencyORI, now.Year())
 		if err != nil {
 			return err
@@ -138,6 +153,11 @@ func (s *Server) CreateCase(ctx context.Context, req *casesv1.CreateCaseRequest)
 		}
 		if err := s.timeline(ctx, tx, p, c.ID, "STATUS_CHANGE", "Case opened ("+c.CaseNumber+")", now); err != nil {
 			return err
+		}
+		if pb != nil {
+			if _, err := s.applyPlaybook(ctx, tx, p, c, pb, now); err != nil {
+				return err
+			}
 		}
 		if req.GetRequestId() != "" {
 			if err := store.Requests.Complete(ctx, tx, p.UserID, "CreateCase", req.GetRequestId(), c.ID); err != nil {
@@ -478,6 +498,16 @@ func (s *Server) CloseCase(ctx context.Context, req *casesv1.CloseCaseRequest) (
 	out, err := s.mutate(ctx, p, req.GetCaseId(), req.GetEtag(), func(tx pgx.Tx, c *store.Case, now time.Time) error {
 		if err := checkTransition(c.Status, "CLOSED"); err != nil {
 			return err
+		}
+		// Open mandatory tasks block closing (issue 17): finish or cancel
+		// them first. Read under the case's row lock, so a task added
+		// concurrently waits for this close.
+		open, err := store.OpenMandatoryTasks(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			return rpc.FieldError("caseId", "the case has open mandatory tasks: "+strings.Join(quoteAll(open), ", ")+"; complete or cancel them first")
 		}
 		body := fmt.Sprintf("Status changed from %s to CLOSED: %s", c.Status, req.GetReason())
 		if d := req.GetDisposition(); d != casesv1.Disposition_DISPOSITION_UNSPECIFIED {

@@ -77,6 +77,9 @@ func itemToProto(it *store.Item) *evidencev1.Evidence {
 			Type: authorityFromDB(it.AuthorityType), Identifier: it.AuthorityIdentifier,
 			Issuer: it.AuthorityIssuer, ExpireTime: tsp(it.AuthorityExpireTime),
 		}
+		if it.AuthorityLegalProcessID != nil {
+			out.LegalAuthority.LegalProcessId = *it.AuthorityLegalProcessID
+		}
 	}
 	return out
 }

@@ -37,9 +37,11 @@ import (
 // Server implements evidencev1.EvidenceServiceServer.
 type Server struct {
 	evidencev1.UnimplementedEvidenceServiceServer
-	pool   *pgxpool.Pool
-	authz  *authz.Authorizer
-	cases  casesv1.CaseServiceClient
+	pool  *pgxpool.Pool
+	authz *authz.Authorizer
+	cases casesv1.CaseServiceClient
+	// legal checks legalAuthority.legalProcessId (legal.go); optional.
+	legal  casesv1.LegalProcessServiceClient
 	dir    liaisonv1.DirectoryServiceClient
 	logger *slog.Logger
 	now    func() time.Time
@@ -198,6 +200,12 @@ func (s *Server) CreateEvidence(ctx context.Context, req *evidencev1.CreateEvide
 	if la := in.GetLegalAuthority(); la != nil {
 		it.AuthorityType, it.AuthorityIdentifier = authorityToDB(la.GetType()), la.GetIdentifier()
 		it.AuthorityIssuer, it.AuthorityExpireTime = la.GetIssuer(), timep(la.GetExpireTime())
+		if id := la.GetLegalProcessId(); id != "" {
+			if err := s.checkLegalProcess(ctx, caseID, id); err != nil {
+				return nil, err
+			}
+			it.AuthorityLegalProcessID = &id
+		}
 	}
 
 	var out *store.Item

@@ -1428,7 +1428,11 @@ type CreateCaseRequest struct {
 	Case  *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
 	// Optional idempotency key (a UUID chosen by the client). A retry with the
 	// same request_id by the same user returns the first case.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional: one of the caller's agency's playbooks to apply in the same
+	// transaction (its title prefix, default priority and tasks). Over HTTP
+	// the query parameter playbookId.
+	PlaybookId    string `protobuf:"bytes,3,opt,name=playbook_id,json=playbookId,proto3" json:"playbook_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1473,6 +1477,13 @@ func (x *CreateCaseRequest) GetCase() *Case {
 func (x *CreateCaseRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetPlaybookId() string {
+	if x != nil {
+		return x.PlaybookId
 	}
 	return ""
 }
@@ -2599,11 +2610,13 @@ const file_casebridge_cases_v1_cases_proto_rawDesc = "" +
 	"updateUser\x12\x1b\n" +
 	"\x04etag\x18\x14 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\x12!\n" +
 	"\fclose_reason\x18\x15 \x01(\tR\vcloseReason\x12B\n" +
-	"\vdisposition\x18\x16 \x01(\x0e2 .casebridge.cases.v1.DispositionR\vdisposition\"\xca\x01\n" +
+	"\vdisposition\x18\x16 \x01(\x0e2 .casebridge.cases.v1.DispositionR\vdisposition\"\xf8\x01\n" +
 	"\x11CreateCaseRequest\x125\n" +
 	"\x04case\x18\x01 \x01(\v2\x19.casebridge.cases.v1.CaseB\x06\xbaH\x03\xc8\x01\x01R\x04case\x12*\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:R\xbaHO\x1aM\n" +
+	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\x12,\n" +
+	"\vplaybook_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
+	"playbookId:R\xbaHO\x1aM\n" +
 	"\x13case.title.required\x12\x16case.title is required\x1a\x1ethis.case.title.matches('\\\\S')\"C\n" +
 	"\x12CreateCaseResponse\x12-\n" +
 	"\x04case\x18\x01 \x01(\v2\x19.casebridge.cases.v1.CaseR\x04case\"3\n" +

@@ -403,10 +403,13 @@ type LegalAuthority struct {
 	// Warrant, docket or request number.
 	Identifier string `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
 	// Issuing court or agency.
-	Issuer        string                 `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Issuer     string                 `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Optional: the legal process item of the case (casebridge.cases.v1
+	// LegalProcess) this exhibit was returned under (issue 17).
+	LegalProcessId string `protobuf:"bytes,5,opt,name=legal_process_id,json=legalProcessId,proto3" json:"legal_process_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LegalAuthority) Reset() {
@@ -465,6 +468,13 @@ func (x *LegalAuthority) GetExpireTime() *timestamppb.Timestamp {
 		return x.ExpireTime
 	}
 	return nil
+}
+
+func (x *LegalAuthority) GetLegalProcessId() string {
+	if x != nil {
+		return x.LegalProcessId
+	}
+	return ""
 }
 
 // Evidence is one exhibit: its metadata, where it is and who holds it.
@@ -2115,7 +2125,7 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"\x06method\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06method\x12\x1c\n" +
 	"\x04tool\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04tool\x12*\n" +
 	"\ftool_version\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18dR\vtoolVersion\x121\n" +
-	"\x0fsource_location\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x0esourceLocation\"\xab\x02\n" +
+	"\x0fsource_location\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x0esourceLocation\"\xe2\x02\n" +
 	"\x0eLegalAuthority\x12H\n" +
 	"\x04type\x18\x01 \x01(\x0e2*.casebridge.evidence.v1.LegalAuthorityTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12(\n" +
 	"\n" +
@@ -2123,7 +2133,8 @@ const file_casebridge_evidence_v1_evidence_proto_rawDesc = "" +
 	"identifier\x12 \n" +
 	"\x06issuer\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06issuer\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime:F\xbaHC\x1aA\n" +
+	"expireTime\x125\n" +
+	"\x10legal_process_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0elegalProcessId:F\xbaHC\x1aA\n" +
 	"\rtype.required\x12 legal authority type is required\x1a\x0ethis.type != 0\"\xa6\v\n" +
 	"\bEvidence\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +

@@ -51,6 +51,10 @@ type Item struct {
 	CreateUserID        string
 	CreateUserEmail     string
 	Version             int64
+
+	// AuthorityLegalProcessID is the case's legal process item the exhibit
+	// was returned under (issue 17), if any.
+	AuthorityLegalProcessID *string
 }
 
 // Event is one stored custody event.
@@ -97,7 +101,7 @@ const itemColumns = `id::text, case_id::text, case_number, exhibit_seq, exhibit_
 	acquire_tool_version, source_location, authority_type, authority_identifier, authority_issuer,
 	authority_expire_time, storage_location, current_custodian, holding_agency_id::text, holding_agency_ori,
 	status, compromised, last_verify_time, custody_count, custody_head, create_time, update_time,
-	create_user_id::text, create_user_email, version`
+	create_user_id::text, create_user_email, version, authority_legal_process_id::text`
 
 func scanItem(row pgx.Row) (*Item, error) {
 	it := &Item{}
@@ -107,7 +111,7 @@ func scanItem(row pgx.Row) (*Item, error) {
 		&it.AuthorityType, &it.AuthorityIdentifier, &it.AuthorityIssuer, &it.AuthorityExpireTime,
 		&it.StorageLocation, &it.CurrentCustodian, &it.HoldingAgencyID, &it.HoldingAgencyORI, &it.Status,
 		&it.Compromised, &it.LastVerifyTime, &it.CustodyCount, &it.CustodyHead, &it.CreateTime,
-		&it.UpdateTime, &it.CreateUserID, &it.CreateUserEmail, &it.Version)
+		&it.UpdateTime, &it.CreateUserID, &it.CreateUserEmail, &it.Version, &it.AuthorityLegalProcessID)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -172,15 +176,15 @@ func InsertItem(ctx context.Context, tx pgx.Tx, it *Item) error {
 		acquire_tool, acquire_tool_version, source_location, authority_type, authority_identifier,
 		authority_issuer, authority_expire_time, storage_location, current_custodian, holding_agency_id,
 		holding_agency_ori, status, compromised, last_verify_time, custody_count, custody_head, create_time,
-		update_time, create_user_id, create_user_email, version)
+		update_time, create_user_id, create_user_email, version, authority_legal_process_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)`,
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)`,
 		it.ID, it.CaseID, it.CaseNumber, it.ExhibitSeq, it.ExhibitNumber, it.ParentID, it.Description, it.Kind,
 		it.SHA256, it.MD5, it.SHA1, it.SizeBytes, it.AcquireTime, it.AcquiredBy, it.AcquireMethod, it.AcquireTool,
 		it.AcquireToolVersion, it.SourceLocation, it.AuthorityType, it.AuthorityIdentifier, it.AuthorityIssuer,
 		it.AuthorityExpireTime, it.StorageLocation, it.CurrentCustodian, it.HoldingAgencyID, it.HoldingAgencyORI,
 		it.Status, it.Compromised, it.LastVerifyTime, it.CustodyCount, it.CustodyHead, it.CreateTime,
-		it.UpdateTime, it.CreateUserID, it.CreateUserEmail, it.Version)
+		it.UpdateTime, it.CreateUserID, it.CreateUserEmail, it.Version, it.AuthorityLegalProcessID)
 	return postgres.Translate(err)
 }
 
