@@ -27,6 +27,8 @@ type serveFlags struct {
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
+	smtpURL, smtpFrom                                                         string
+	webhookAllowPrivate                                                       bool
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -52,6 +54,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
+	fs.StringVar(&f.smtpURL, "smtp-url", "", "SMTP server for notification e-mail: smtps://user:pass@host:465 (TLS), smtp+starttls://user:pass@host:587 (STARTTLS) or smtp://host:25 (plain, local relay); empty: no e-mail")
+	fs.StringVar(&f.smtpFrom, "smtp-from", "", "From address of notification e-mail (required with --smtp-url)")
+	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false, "let agency webhooks target loopback, private and link-local addresses (development only)")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
 		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
@@ -65,7 +70,8 @@ func (f *serveFlags) config() app.Config {
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue: f.referralAckDue,
-		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
+		SMTPURL:        f.smtpURL, SMTPFrom: f.smtpFrom, WebhookAllowPrivate: f.webhookAllowPrivate,
+		WebClientID: f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

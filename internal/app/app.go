@@ -29,8 +29,10 @@ import (
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/jobs"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/notifications"
 )
 
 // Targets returns the targets a process can run: all, gateway, or one service.
@@ -74,6 +76,15 @@ type Config struct {
 	// ReferralAckDue is how long a recipient has to acknowledge a referral
 	// (--referral-ack-due); 0 means the default, 72h.
 	ReferralAckDue time.Duration
+	// Notifications (issue 18): --smtp-url and --smtp-from (no URL: no
+	// e-mail), --webhook-allow-private, and the first retry delay of
+	// e-mails and webhook deliveries (WebhookRetryBase, tests only).
+	SMTPURL, SMTPFrom   string
+	WebhookAllowPrivate bool
+	WebhookRetryBase    time.Duration
+	// JobPollInterval is how often idle River workers poll besides being
+	// woken by LISTEN/NOTIFY (0: 1s).
+	JobPollInterval time.Duration
 	// Web application (gateway/web): its OIDC client at the first
 	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
 	// development issuer when DevIssuer is set and no client id is given;
@@ -102,6 +113,11 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.SMTPURL != "" {
+		if _, err := notifications.NewMailer(c.SMTPURL, c.SMTPFrom, nil); err != nil {
+			return err
+		}
+	}
 	return auth.ValidateIssuers(c.Issuers)
 }
 
@@ -119,6 +135,7 @@ type App struct {
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
 	audit    *audit.Writer
+	jobs     *jobs.Runner
 	connsMu  sync.Mutex
 	conns    map[string]*grpc.ClientConn
 	stop     context.CancelFunc
@@ -213,12 +230,25 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
+	ncfg := notifications.Config{PublicURL: a.public, WebhookAllowPrivate: cfg.WebhookAllowPrivate, RetryBase: cfg.WebhookRetryBase}
+	if cfg.SMTPURL != "" {
+		if ncfg.Mailer, err = notifications.NewMailer(cfg.SMTPURL, cfg.SMTPFrom, nil); err != nil {
+			return err
+		}
+	}
+	a.jobs = jobs.NewRunner()
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
+		Jobs: a.jobs, Notifications: ncfg}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {
 			names = append(names, s.register(a.grpcSrv.Server, deps))
 		}
+	}
+	// Workers run in the processes of their services, on the pool of the
+	// login role (SET ROLE casebridge_app like every request).
+	if err := a.jobs.Start(ctx, a.pool, jobs.Options{Logger: cfg.Logger, FetchPollInterval: cfg.JobPollInterval}); err != nil {
+		return err
 	}
 	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, names...)
 	go func() { a.served <- a.grpcSrv.Serve(a.grpcLn) }()
@@ -390,11 +420,17 @@ func (a *App) Shutdown(ctx context.Context) error {
 			a.grpcSrv.Stop()
 		}
 	}
+	errs = append(errs, a.jobs.Stop(ctx))
 	a.closeAll()
 	return errors.Join(errs...)
 }
 
 func (a *App) closeAll() {
+	if a.jobs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.jobs.Stop(sctx)
+		cancel()
+	}
 	if a.stop != nil {
 		a.stop()
 	}

@@ -54,6 +54,10 @@ var (
 		"taskforce":          {"create", "update"},
 		"agreement":          {"create", "update"},
 		"engagement":         {"read", "create", "update"},
+		// Notifications (issue 18): an agency's webhook receivers, managed
+		// by its admins on the member relation. A user's own inbox and
+		// preferences need no policy (every authenticated user).
+		"webhook": {"read", "create", "update", "delete"},
 	}
 )
 

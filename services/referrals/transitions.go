@@ -41,6 +41,9 @@ type step struct {
 	// recipient and purpose, when set, mark the step a dissemination in the
 	// audit record (after apply, so apply may decide them).
 	recipient, purpose func(r *store.Referral) string
+	// done, when set, recognises a referral on which the step has already
+	// been taken (a retry, by anyone): it is answered as it stands.
+	done func(r *store.Referral) bool
 }
 
 // from lists the states each action starts from (the lifecycle).
@@ -87,6 +90,9 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 	if err := s.authz.Authorize(ctx, s.pool, p, object(r.Kind), st.action, referralResource(id)); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
+	if st.done != nil && st.done(r) {
+		return s.toProto(ctx, r)
+	}
 	if err := checkState(r, st.action); err != nil {
 		return nil, err
 	}
@@ -104,6 +110,10 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 		cur, err := store.Lock(ctx, tx, id, now)
 		if err != nil {
 			return err
+		}
+		if st.done != nil && st.done(cur) {
+			out = cur // taken concurrently: answer what it became
+			return nil
 		}
 		if cur.Version != r.Version {
 			// Changed since prepare looked at it (which may have copied the
@@ -130,6 +140,9 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 		}
 		cur.UpdateTime, cur.UpdateUserEmail = now, p.Email
 		if err := store.Save(ctx, tx, cur); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, st.action, fromState, cur); err != nil {
 			return err
 		}
 		annotate(ctx, cur)
@@ -438,11 +451,14 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 				caseID = req.GetCaseId()
 				return s.checkOwnCase(ctx, p, caseID)
 			}
-			var err error
-			caseID, err = s.openCase(ctx, r)
-			return err
+			return nil
 		},
-		apply: func(tx pgx.Tx, r *store.Referral, _ time.Time) error {
+		done: func(r *store.Referral) bool {
+			// Accepted already (a retry, or a colleague's concurrent
+			// accept): the same answer, the same case.
+			return r.State == "ACCEPTED" && (req.GetCaseId() == "" || (r.CaseID != nil && *r.CaseID == req.GetCaseId()))
+		},
+		apply: func(tx pgx.Tx, r *store.Referral, now time.Time) error {
 			if r.Kind == kindReferral {
 				return s.shareCase(ctx, tx, p, r)
 			}
@@ -450,6 +466,13 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 				// Checked again in the transaction that grants: the link
 				// must not outlive a lead that changed since prepare.
 				if err := s.checkLeads(ctx, tx, p, caseID); err != nil {
+					return err
+				}
+			} else {
+				// Opened while the referral's row is locked, so concurrent
+				// accepts queue here and the second finds it accepted.
+				var err error
+				if caseID, err = s.acceptCase(ctx, r, now); err != nil {
 					return err
 				}
 			}
@@ -499,6 +522,27 @@ func (s *Server) checkLeads(ctx context.Context, q postgres.Querier, p *auth.Pri
 		return rpc.FieldError("caseId", "your agency does not lead that case")
 	}
 	return nil
+}
+
+// acceptCase returns the case r is accepted into: the one opened by an
+// earlier attempt of the accept (by anyone) if any, else a new one. A new
+// case is recorded at once, outside the accepting transaction, so an
+// accept that then fails leaves a case the retry links instead of an
+// orphan beside a second case. The case's request id is derived from the
+// referral too, so even a crash between opening and recording returns the
+// same case to the same user's retry.
+func (s *Server) acceptCase(ctx context.Context, r *store.Referral, now time.Time) (string, error) {
+	id, err := store.AcceptCase(ctx, s.pool, r.ID)
+	if err != nil || id != "" {
+		return id, err
+	}
+	if id, err = s.openCase(ctx, r); err != nil {
+		return "", err
+	}
+	if err := store.RecordAcceptCase(context.WithoutCancel(ctx), s.pool, r.ID, id, now); err != nil {
+		return "", err
+	}
+	return store.AcceptCase(ctx, s.pool, r.ID)
 }
 
 // openCase opens the case an assistance request is accepted into, through

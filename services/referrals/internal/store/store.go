@@ -134,3 +134,22 @@ func Save(ctx context.Context, tx pgx.Tx, r *Referral) error {
 
 // Requests are the service's idempotency keys for creates with request_id.
 var Requests = postgres.NewIdempotencyKeys("referrals")
+
+// AcceptCase returns the case already opened for accepting referralID
+// ("" when none).
+func AcceptCase(ctx context.Context, q postgres.Querier, referralID string) (string, error) {
+	var id string
+	err := q.QueryRow(ctx, `SELECT case_id::text FROM referrals.accept_cases WHERE referral_id = $1`, referralID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, postgres.Translate(err)
+}
+
+// RecordAcceptCase records that caseID was opened for accepting referralID
+// (the first one recorded wins).
+func RecordAcceptCase(ctx context.Context, q postgres.Querier, referralID, caseID string, now time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO referrals.accept_cases (referral_id, case_id, create_time) VALUES ($1, $2, $3)
+		ON CONFLICT (referral_id) DO NOTHING`, referralID, caseID, now)
+	return postgres.Translate(err)
+}
