@@ -76,15 +76,19 @@ CREATE TABLE notify.once (
     create_time timestamptz NOT NULL
 );
 
--- Accepting an assistance request opens a case through the Cases service
--- before the accepting transaction commits. The case opened for a referral
--- is recorded here as soon as it exists (apart from the accept, which may
--- still fail), so a retry of the accept by anyone links that case instead
--- of opening a second one. Owned by the referrals service.
+-- Accepting an assistance request opens a case through the Cases service,
+-- which cannot join the accepting transaction. So the opening is claimed
+-- here first (case_id NULL, by claim_user_id), the case opened by the
+-- claimer (with a request id derived from the referral) and recorded, and
+-- only then is the accept committed: concurrent accepts by different users
+-- wait for the claimer's case instead of opening their own, and a retry of
+-- a failed accept, by anyone, links the recorded case. Owned by the
+-- referrals service.
 CREATE TABLE referrals.accept_cases (
-    referral_id uuid PRIMARY KEY,
-    case_id     uuid NOT NULL,
-    create_time timestamptz NOT NULL
+    referral_id   uuid PRIMARY KEY,
+    case_id       uuid,
+    claim_user_id uuid NOT NULL,
+    claim_time    timestamptz NOT NULL
 );
 
 -- +goose Down

@@ -451,14 +451,16 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 				caseID = req.GetCaseId()
 				return s.checkOwnCase(ctx, p, caseID)
 			}
-			return nil
+			var err error
+			caseID, err = s.acceptCase(ctx, p, r)
+			return err
 		},
 		done: func(r *store.Referral) bool {
 			// Accepted already (a retry, or a colleague's concurrent
 			// accept): the same answer, the same case.
 			return r.State == "ACCEPTED" && (req.GetCaseId() == "" || (r.CaseID != nil && *r.CaseID == req.GetCaseId()))
 		},
-		apply: func(tx pgx.Tx, r *store.Referral, now time.Time) error {
+		apply: func(tx pgx.Tx, r *store.Referral, _ time.Time) error {
 			if r.Kind == kindReferral {
 				return s.shareCase(ctx, tx, p, r)
 			}
@@ -466,13 +468,6 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 				// Checked again in the transaction that grants: the link
 				// must not outlive a lead that changed since prepare.
 				if err := s.checkLeads(ctx, tx, p, caseID); err != nil {
-					return err
-				}
-			} else {
-				// Opened while the referral's row is locked, so concurrent
-				// accepts queue here and the second finds it accepted.
-				var err error
-				if caseID, err = s.acceptCase(ctx, r, now); err != nil {
 					return err
 				}
 			}
@@ -524,25 +519,53 @@ func (s *Server) checkLeads(ctx context.Context, q postgres.Querier, p *auth.Pri
 	return nil
 }
 
+// acceptClaimStale is how long a claim to open an accept's case holds
+// against other users (its claimer may have died before recording it).
+const acceptClaimStale = 2 * time.Minute
+
 // acceptCase returns the case r is accepted into: the one opened by an
-// earlier attempt of the accept (by anyone) if any, else a new one. A new
-// case is recorded at once, outside the accepting transaction, so an
-// accept that then fails leaves a case the retry links instead of an
-// orphan beside a second case. The case's request id is derived from the
-// referral too, so even a crash between opening and recording returns the
-// same case to the same user's retry.
-func (s *Server) acceptCase(ctx context.Context, r *store.Referral, now time.Time) (string, error) {
-	id, err := store.AcceptCase(ctx, s.pool, r.ID)
-	if err != nil || id != "" {
-		return id, err
+// earlier attempt of the accept (by anyone), else a new one opened under a
+// claim (referrals.accept_cases) so that concurrent accepts by different
+// users wait for one case instead of each opening their own. The case's
+// request id is derived from the referral, so the claimer's own retry
+// after a failure anywhere gets the same case back. No database connection
+// is held while the Cases service is called. The one window left: a
+// claimer that dies between the case's commit and recording it, and is
+// not the one who retries, leaves that case unlinked (its lead is the
+// accepting agency; nothing is disclosed by it).
+func (s *Server) acceptCase(ctx context.Context, p *auth.Principal, r *store.Referral) (string, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := store.GetAcceptClaim(ctx, s.pool, r.ID)
+		if err != nil {
+			return "", err
+		}
+		if c != nil && c.CaseID != "" {
+			return c.CaseID, nil
+		}
+		mine, err := store.ClaimAccept(ctx, s.pool, r.ID, p.UserID, s.timestamp(), acceptClaimStale)
+		if err != nil {
+			return "", err
+		}
+		if mine {
+			id, err := s.openCase(ctx, r)
+			if err != nil {
+				return "", err
+			}
+			if err := store.RecordAcceptCase(context.WithoutCancel(ctx), s.pool, r.ID, p.UserID, id); err != nil {
+				return "", err
+			}
+			continue // read back what was recorded (the first case wins)
+		}
+		if time.Now().After(deadline) {
+			return "", errChanged
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	if id, err = s.openCase(ctx, r); err != nil {
-		return "", err
-	}
-	if err := store.RecordAcceptCase(context.WithoutCancel(ctx), s.pool, r.ID, id, now); err != nil {
-		return "", err
-	}
-	return store.AcceptCase(ctx, s.pool, r.ID)
 }
 
 // openCase opens the case an assistance request is accepted into, through
