@@ -63,7 +63,9 @@ var services = []service{
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
 		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
-		liaisonv1.RegisterLiaisonServiceServer(s, liaison.NewServer(d.Pool, d.Authz, d.Logger))
+		ls := liaison.NewServer(d.Pool, d.Authz, d.Logger)
+		ls.RegisterWorkers(d.Jobs)
+		liaisonv1.RegisterLiaisonServiceServer(s, ls)
 		return liaisonv1.DirectoryService_ServiceDesc.ServiceName
 	}, liaison.MethodRules},
 	{"evidence", func(s *grpc.Server, d Deps) string {

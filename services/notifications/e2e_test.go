@@ -292,3 +292,66 @@ func TestWebhookRules(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
 	require.Contains(t, string(r.Raw), "preferences.emailEvents")
 }
+
+// TestOtherEvents: a case shared with an agency tells that agency only
+// (its webhook too); unsharing tells it in-app but not its webhook (it no
+// longer sees the case); an integrity mismatch tells the holding agency's
+// custodians and supervisors; an agreement about to lapse tells its
+// parties' admins and liaisons, once per warning.
+func TestOtherEvents(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	fbi := newReceiver(t, secret, 0)
+	usss := newReceiver(t, secret, 0)
+	w.hook(t, "fixture", "fbi", fbi.URL)
+	w.hook(t, "fixture", "usss", usss.URL)
+	c := ok(t, w.Do(t, cspDetective, "POST", "/v1/cases", map[string]any{"title": "Wire fraud ring", "summary": "Victim Jane Roe lost $80,000"}))
+	caseID, number := c.Str("id"), c.Str("caseNumber")
+	ok(t, w.Do(t, cspSupervisor, "POST", "/v1/cases/"+caseID+"/participants",
+		map[string]any{"agencyId": demo.AgencyID("fbi"), "relation": "RELATION_VIEWER", "reason": "joint investigation"}))
+	require.Eventually(t, func() bool { return len(inbox(t, w, fbiLiaison)) == 1 && len(fbi.got()) == 1 }, wait, 50*time.Millisecond)
+	n := inbox(t, w, fbiLiaison)[0]
+	require.Equal(t, "case.shared", n["event"])
+	require.Equal(t, number, n["subjectNumber"])
+	require.Equal(t, "/cases/"+caseID, n["link"])
+	require.NotContains(t, toJSON(fbi.got()[0]), "Roe")
+	require.Eventually(t, func() bool { return len(w.mail.to(fbiLiaison)) == 1 }, wait, 50*time.Millisecond)
+	require.NotContains(t, w.mail.to(fbiLiaison)[0].Data, "Wire fraud")
+	require.NotContains(t, w.mail.to(fbiLiaison)[0].Data, "Roe")
+
+	ok(t, w.Do(t, cspSupervisor, "DELETE", "/v1/cases/"+caseID+"/participants/"+demo.AgencyID("fbi"), nil))
+	require.Eventually(t, func() bool { return len(inbox(t, w, fbiLiaison)) == 2 }, wait, 50*time.Millisecond)
+	require.Equal(t, "case.unshared", inbox(t, w, fbiLiaison)[0]["event"])
+	require.Empty(t, inbox(t, w, fbiLiaison)[0]["link"], "no link to what it can no longer see")
+
+	// Integrity mismatch at the holding agency (CSP).
+	ev := ok(t, w.Do(t, cspDetective, "POST", "/v1/cases/"+caseID+"/evidence", map[string]any{
+		"description": "Laptop", "kind": "KIND_DEVICE", "sha256": strings.Repeat("ab", 32)}))
+	ok(t, w.Do(t, "ev.diaz@csp.example", "POST", "/v1/evidence/"+ev.Str("id")+":verify", map[string]any{"sha256": strings.Repeat("cd", 32)}))
+	require.Eventually(t, func() bool {
+		for _, n := range inbox(t, w, "ev.diaz@csp.example") {
+			if n["event"] == "evidence.integrity_mismatch" && n["subjectNumber"] == ev.Str("exhibitNumber") {
+				return true
+			}
+		}
+		return false
+	}, wait, 50*time.Millisecond)
+
+	// An agreement lapsing in 10 days: the 30-day warning is due now, the
+	// 7-day one is scheduled for later.
+	exp := time.Now().Add(10 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	ok(t, w.Do(t, cspLiaison, "PATCH", "/v1/agreements/"+demo.AgreementID("usss")+"?update_mask=expireTime", map[string]any{"expireTime": exp}))
+	require.Eventually(t, func() bool { return len(usss.got()) == 1 }, wait, 50*time.Millisecond)
+	require.Equal(t, "agreement.expiring", usss.got()[0]["type"])
+	var expiring int
+	for _, n := range inbox(t, w, cspAdmin) {
+		if n["event"] == "agreement.expiring" {
+			expiring++
+		}
+	}
+	require.Equal(t, 1, expiring)
+	var scheduled int
+	require.NoError(t, w.Pool.QueryRow(t.Context(), `SELECT count(*) FROM river.river_job WHERE kind = 'agreement_lapse_warning' AND state = 'scheduled'`).Scan(&scheduled))
+	require.Equal(t, 1, scheduled)
+	require.Len(t, fbi.got(), 1, "the FBI's hook got the share only")
+}
