@@ -135,7 +135,10 @@ func (r *Runner) Start(ctx context.Context, pool *pgxpool.Pool, o Options) error
 		FetchPollInterval: poll,
 		FetchCooldown:     min(poll, 100*time.Millisecond),
 		JobTimeout:        time.Minute,
-		MaxAttempts:       12,
+		// A job left running by a process that died is worked again
+		// soon, not after River's default hour.
+		RescueStuckJobsAfter: 2 * time.Minute,
+		MaxAttempts:          12,
 	})
 	if err != nil {
 		return fmt.Errorf("jobs: client: %w", err)
