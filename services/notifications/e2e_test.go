@@ -33,7 +33,9 @@ type world struct {
 
 // start boots the system with an SMTP server and private webhook targets
 // allowed (the receivers listen on loopback), and fast retries.
-func start(t *testing.T, edit ...func(*app.Config)) *world {
+func start(t *testing.T, edit ...func(*app.Config)) *world { return startB(t, edit...) }
+
+func startB(t testing.TB, edit ...func(*app.Config)) *world {
 	t.Helper()
 	mb := newMailbox(t)
 	s := apptest.Start(t, append([]func(*app.Config){func(c *app.Config) {
@@ -45,7 +47,7 @@ func start(t *testing.T, edit ...func(*app.Config)) *world {
 	return &world{System: s, mail: mb}
 }
 
-func ok(t *testing.T, r *apptest.Response) *apptest.Response {
+func ok(t testing.TB, r *apptest.Response) *apptest.Response {
 	t.Helper()
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	return r
@@ -65,7 +67,9 @@ func assistanceBody() map[string]any {
 }
 
 // submit files and submits the demo assistance request as Hartford.
-func (w *world) submit(t *testing.T) (id, number string) {
+func (w *world) submit(t *testing.T) (id, number string) { return w.submitB(t) }
+
+func (w *world) submitB(t testing.TB) (id, number string) {
 	t.Helper()
 	id = ok(t, w.Do(t, hartfordOfficer, "POST", "/v1/referrals", assistanceBody())).Str("id")
 	number = ok(t, w.Do(t, hartfordOfficer, "POST", "/v1/referrals/"+id+":submit", map[string]any{})).Str("referralNumber")

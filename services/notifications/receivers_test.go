@@ -37,7 +37,7 @@ type mail struct {
 	Data string
 }
 
-func newMailbox(t *testing.T) *mailbox {
+func newMailbox(t testing.TB) *mailbox {
 	t.Helper()
 	mb := &mailbox{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{mb: mb}, nil }))
