@@ -158,4 +158,3 @@ func TestNotificationSurvivesCrash(t *testing.T) {
 		WHERE u.email = 'sgt.brooks@csp.example' AND n.subject_number = $1`, number).Scan(&inbox))
 	require.Equal(t, 1, inbox)
 }
-

@@ -75,3 +75,20 @@ func TestConcurrentAcceptsOpenOneCase(t *testing.T) {
 	// The requester follows it.
 	ok(t, s.Do(t, hartfordOfficer, "GET", "/v1/cases/"+caseID, nil))
 }
+
+// TestRefusedAcceptDoesNotBlockOthers: a liaison may accept but not open
+// cases; the refused attempt opens nothing and the supervisor's accept right
+// after goes through, into one case.
+func TestRefusedAcceptDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	id := inState(t, s, "ACKNOWLEDGED")
+	r := act(s, t, cspLiaison, id, "accept", map[string]any{})
+	require.Equal(t, http.StatusForbidden, r.Status, string(r.Raw))
+	var claims int
+	require.NoError(t, s.Pool.QueryRow(context.Background(), "SELECT count(*) FROM referrals.accept_cases WHERE referral_id = $1", id).Scan(&claims))
+	require.Zero(t, claims, "the refused attempt released its claim: nobody waits for it")
+	caseID := ok(t, act(s, t, cspSupervisor, id, "accept", map[string]any{})).Str("caseId")
+	require.Len(t, caseID, 36)
+	require.Equal(t, caseID, ok(t, act(s, t, cspLiaison, id, "accept", map[string]any{})).Str("caseId"), "the liaison's retry returns the case")
+}

@@ -550,6 +550,16 @@ func (s *Server) acceptCase(ctx context.Context, p *auth.Principal, r *store.Ref
 		if mine {
 			id, err := s.openCase(ctx, r)
 			if err != nil {
+				// Refused outright (this user may not open cases, …):
+				// nothing was opened, so let a colleague's accept go on.
+				// After an outage or timeout the claim stays: the case may
+				// exist, and this user's retry gets it by its request id.
+				switch status.Code(err) {
+				case codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound, codes.Unauthenticated:
+					if rerr := store.ReleaseAcceptClaim(context.WithoutCancel(ctx), s.pool, r.ID, p.UserID); rerr != nil {
+						s.logger.ErrorContext(ctx, "releasing accept claim", "referral_id", r.ID, "err", rerr)
+					}
+				}
 				return "", err
 			}
 			if err := store.RecordAcceptCase(context.WithoutCancel(ctx), s.pool, r.ID, p.UserID, id); err != nil {

@@ -106,7 +106,8 @@ func EmailEvents(ctx context.Context, q postgres.Querier, userID string) (events
 	if err != nil {
 		return nil, false, postgres.Translate(err)
 	}
-	return events, events != nil, nil
+	// A row means the user chose, even nothing at all.
+	return events, true, nil
 }
 
 // SetEmailEvents replaces userID's e-mail choices.

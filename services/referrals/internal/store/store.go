@@ -182,3 +182,12 @@ func RecordAcceptCase(ctx context.Context, q postgres.Querier, referralID, userI
 		WHERE referral_id = $1 AND claim_user_id = $2 AND case_id IS NULL`, referralID, userID, caseID)
 	return postgres.Translate(err)
 }
+
+// ReleaseAcceptClaim gives up userID's claim when opening the case failed
+// (the user may not open cases; the Cases service refused), so a
+// colleague's accept need not wait for it to go stale.
+func ReleaseAcceptClaim(ctx context.Context, q postgres.Querier, referralID, userID string) error {
+	_, err := q.Exec(ctx, `DELETE FROM referrals.accept_cases WHERE referral_id = $1 AND claim_user_id = $2 AND case_id IS NULL`,
+		referralID, userID)
+	return postgres.Translate(err)
+}
