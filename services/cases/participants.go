@@ -364,6 +364,14 @@ func (s *Server) shareWithTaskforce(ctx context.Context, p *auth.Principal, req 
 		if err != nil {
 			return err
 		}
+		// Issue 18: each current member agency is told, separately.
+		for _, m := range tf.GetMembers() {
+			if m.GetCurrent() && m.GetAgencyId() != p.AgencyID {
+				if err := emitShare(ctx, tx, req.GetCaseId(), m.GetAgencyId(), notify.CaseShared); err != nil {
+					return err
+				}
+			}
+		}
 		audit.Annotate(ctx, func(e *audit.Event) {
 			e.ResourceType, e.ResourceID = "taskforce_share", tfID
 		})

@@ -328,6 +328,14 @@ func TestOtherEvents(t *testing.T) {
 	require.Equal(t, "case.unshared", inbox(t, w, fbiLiaison)[0]["event"])
 	require.Empty(t, inbox(t, w, fbiLiaison)[0]["link"], "no link to what it can no longer see")
 
+	// A share with a task force tells each current member agency (the
+	// fusion center's analyst), not the agencies outside it.
+	ok(t, w.Do(t, cspSupervisor, "POST", "/v1/cases/"+caseID+"/participants",
+		map[string]any{"taskforceId": demo.TaskforceID("ctcyber"), "relation": "RELATION_VIEWER", "reason": "task force case"}))
+	require.Eventually(t, func() bool { return len(inbox(t, w, "an.garcia@ctic.example")) == 1 }, wait, 50*time.Millisecond)
+	require.Equal(t, "case.shared", inbox(t, w, "an.garcia@ctic.example")[0]["event"])
+	require.Eventually(t, func() bool { return len(fbi.got()) == 2 && len(usss.got()) == 1 }, wait, 50*time.Millisecond)
+
 	// Integrity mismatch at the holding agency (CSP).
 	ev := ok(t, w.Do(t, cspDetective, "POST", "/v1/cases/"+caseID+"/evidence", map[string]any{
 		"description": "Laptop", "kind": "KIND_DEVICE", "sha256": strings.Repeat("ab", 32)}))
@@ -345,8 +353,8 @@ func TestOtherEvents(t *testing.T) {
 	// 7-day one is scheduled for later.
 	exp := time.Now().Add(10 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	ok(t, w.Do(t, cspLiaison, "PATCH", "/v1/agreements/"+demo.AgreementID("usss")+"?update_mask=expireTime", map[string]any{"expireTime": exp}))
-	require.Eventually(t, func() bool { return len(usss.got()) == 1 }, wait, 50*time.Millisecond)
-	require.Equal(t, "agreement.expiring", usss.got()[0]["type"])
+	require.Eventually(t, func() bool { return len(usss.got()) == 2 }, wait, 50*time.Millisecond) // the task-force share, then this
+	require.Equal(t, "agreement.expiring", usss.got()[1]["type"])
 	var expiring int
 	for _, n := range inbox(t, w, cspAdmin) {
 		if n["event"] == "agreement.expiring" {
@@ -357,5 +365,6 @@ func TestOtherEvents(t *testing.T) {
 	var scheduled int
 	require.NoError(t, w.Pool.QueryRow(t.Context(), `SELECT count(*) FROM river.river_job WHERE kind = 'agreement_lapse_warning' AND state = 'scheduled'`).Scan(&scheduled))
 	require.Equal(t, 1, scheduled)
-	require.Len(t, fbi.got(), 1, "the FBI's hook got the share only")
+	require.Len(t, fbi.got(), 2, "the FBI's hook got the two shares only")
+	require.Empty(t, inbox(t, w, "sgt.fox@hartford.example"), "Hartford is not in the task force")
 }
