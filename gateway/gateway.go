@@ -33,6 +33,7 @@ import (
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
@@ -84,9 +85,10 @@ var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.Cl
 		}
 		return liaisonv1.RegisterLiaisonServiceHandler(ctx, mux, conn)
 	},
-	"evidence":  evidencev1.RegisterEvidenceServiceHandler,
-	"audit":     auditv1.RegisterAuditServiceHandler,
-	"referrals": referralsv1.RegisterReferralServiceHandler,
+	"evidence":      evidencev1.RegisterEvidenceServiceHandler,
+	"audit":         auditv1.RegisterAuditServiceHandler,
+	"referrals":     referralsv1.RegisterReferralServiceHandler,
+	"notifications": notificationsv1.RegisterNotificationServiceHandler,
 }
 
 // Services is the list of upstream names the gateway knows.

@@ -1,6 +1,10 @@
 // Package migrations holds the versioned SQL migrations of every schema and
 // applies them with goose. The files are embedded so the binary migrates
 // itself; `casebridge migrate up|down|status` and `casebridge dev` use this.
+//
+// River's tables (the job queue, pkg/jobs) are migrated by River's own
+// migrator, not by copied SQL: Up runs goose first (00018 creates the
+// schema `river`), then River's migrations into that schema.
 package migrations
 
 import (
@@ -10,8 +14,11 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/casebridge/casebridge/pkg/jobs"
 )
 
 //go:embed *.sql
@@ -48,5 +55,25 @@ func Up(ctx context.Context, databaseURL string) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrations: up: %w", err)
 	}
-	return nil
+	return UpRiver(ctx, databaseURL)
+}
+
+// UpRiver applies River's migrations (after goose has created its schema).
+func UpRiver(ctx context.Context, databaseURL string) error {
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer pool.Close()
+	return jobs.Migrate(ctx, pool, nil)
+}
+
+// RiverVersion answers River's applied migration version.
+func RiverVersion(ctx context.Context, databaseURL string) (int, error) {
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	defer pool.Close()
+	return jobs.Version(ctx, pool)
 }

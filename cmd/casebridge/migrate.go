@@ -47,6 +47,18 @@ func newMigrateCmd() *cobra.Command {
 				if err == nil && len(res) == 0 {
 					fmt.Fprintln(w, "up to date")
 				}
+				if err != nil {
+					return err
+				}
+				// River's tables live in schema river (00018) and are
+				// migrated by River's own migrator, after goose.
+				if err := migrations.UpRiver(ctx, url); err != nil {
+					return err
+				}
+				v, err := migrations.RiverVersion(ctx, url)
+				if err == nil {
+					fmt.Fprintf(w, "river job queue at version %d\n", v)
+				}
 				return err
 			case "down":
 				r, err := p.Down(ctx)
@@ -65,6 +77,9 @@ func newMigrateCmd() *cobra.Command {
 						applied = "applied " + s.AppliedAt.Format("2006-01-02 15:04:05")
 					}
 					fmt.Fprintf(w, "%-45s %s\n", s.Source.Path, applied)
+				}
+				if v, err := migrations.RiverVersion(ctx, url); err == nil {
+					fmt.Fprintf(w, "%-45s version %d\n", "river (rivermigrate)", v)
 				}
 				return nil
 			}

@@ -35,15 +35,17 @@ type serveFlags struct {
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
 
-	tlsCert, tlsKey string
-	devHTTPS        bool
-	grpcTLS         app.GRPCTLS
-	grpcHealthAddr  string
-	grpcTransport   rpc.Transport
-	http            gateway.ServerConfig
-	userRate        rpc.RateLimit
-	addressRate     rpc.RateLimit
-	packageKeyFile                                                            string
+	tlsCert, tlsKey     string
+	devHTTPS            bool
+	grpcTLS             app.GRPCTLS
+	grpcHealthAddr      string
+	grpcTransport       rpc.Transport
+	http                gateway.ServerConfig
+	userRate            rpc.RateLimit
+	addressRate         rpc.RateLimit
+	packageKeyFile      string
+	smtpURL, smtpFrom   string
+	webhookAllowPrivate bool
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -97,6 +99,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.IntVar(&f.userRate.Burst, "rate-limit-user-burst", rpc.DefaultUserRateLimit.Burst, "requests one user may make at once")
 	fs.Float64Var(&f.addressRate.Rate, "rate-limit-address", rpc.DefaultAddressRateLimit.Rate, "requests per second one client address may make, sustained (0: off)")
 	fs.IntVar(&f.addressRate.Burst, "rate-limit-address-burst", rpc.DefaultAddressRateLimit.Burst, "requests one client address may make at once")
+	fs.StringVar(&f.smtpURL, "smtp-url", "", "SMTP server for notification e-mail: smtps://user:pass@host:465 (TLS), smtp+starttls://user:pass@host:587 (STARTTLS) or smtp://host:25 (plain, local relay); empty: no e-mail")
+	fs.StringVar(&f.smtpFrom, "smtp-from", "", "From address of notification e-mail (required with --smtp-url)")
+	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false, "let agency webhooks target loopback, private and link-local addresses (development only)")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
 		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
@@ -113,6 +118,7 @@ func (f *serveFlags) config() app.Config {
 		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
 		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate, PackageKeyFile: f.packageKeyFile,
+		SMTPURL: f.smtpURL, SMTPFrom: f.smtpFrom, WebhookAllowPrivate: f.webhookAllowPrivate,
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

@@ -22,6 +22,9 @@ type view struct {
 	S    *session
 	D    map[string]any
 	Path string
+	// Unread is the user's unread notification count for the bell (-1
+	// when it could not be read: the bell then shows no number).
+	Unread int32
 }
 
 // Has reports whether the signed-in user holds role (for navigation hints
@@ -122,7 +125,7 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, page stri
 		return
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", view{S: s, D: data, Path: r.URL.Path}); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", view{S: s, D: data, Path: r.URL.Path, Unread: a.unread(r, s)}); err != nil {
 		a.logger.Error("web: rendering", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -39,6 +39,7 @@ import (
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 )
 
@@ -90,6 +91,7 @@ type App struct {
 	directory liaisonv1.DirectoryServiceClient
 	liaison   liaisonv1.LiaisonServiceClient
 	audit     auditv1.AuditServiceClient
+	notify    notificationsv1.NotificationServiceClient
 
 	oidcMu   sync.Mutex
 	oauth    *oauth2.Config
@@ -111,7 +113,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.IssuerURL == "" || cfg.ClientID == "" {
 		return nil, errors.New("web: an OIDC issuer and client id are required")
 	}
-	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit"} {
+	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit", "notifications"} {
 		if cfg.Conns[name] == nil {
 			return nil, fmt.Errorf("web: no connection to service %q", name)
 		}
@@ -135,6 +137,7 @@ func New(cfg Config) (*App, error) {
 		directory:   liaisonv1.NewDirectoryServiceClient(cfg.Conns["liaison"]),
 		liaison:     liaisonv1.NewLiaisonServiceClient(cfg.Conns["liaison"]),
 		audit:       auditv1.NewAuditServiceClient(cfg.Conns["audit"]),
+		notify:      notificationsv1.NewNotificationServiceClient(cfg.Conns["notifications"]),
 	}
 	if a.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -211,6 +214,15 @@ func (a *App) routes() {
 	m.Handle("POST /users/{id}/{action}", a.auth(a.userAction))
 	m.Handle("GET /audit", a.auth(a.auditPage))
 	m.Handle("GET /audit/cases/{id}/csv", a.auth(a.auditCSV))
+	m.Handle("GET /notifications", a.auth(a.inbox))
+	m.Handle("POST /notifications/read-all", a.auth(a.readAll))
+	m.Handle("POST /notifications/{id}/read", a.auth(a.markRead))
+	m.Handle("GET /notifications/preferences", a.auth(a.preferences))
+	m.Handle("POST /notifications/preferences", a.auth(a.savePreferences))
+	m.Handle("GET /agencies/{id}/webhooks", a.auth(a.webhooks))
+	m.Handle("POST /agencies/{id}/webhooks", a.auth(a.createWebhook))
+	m.Handle("GET /agencies/{id}/webhooks/{hook}", a.auth(a.showWebhook))
+	m.Handle("POST /agencies/{id}/webhooks/{hook}/{action}", a.auth(a.webhookAction))
 	a.mux = m
 }
 

@@ -7,9 +7,9 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,8 +35,10 @@ import (
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/auth/devissuer"
 	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/jobs"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/notifications"
 )
 
 // Targets returns the targets a process can run: all, gateway, or one service.
@@ -83,6 +85,15 @@ type Config struct {
 	// ReferralAckDue is how long a recipient has to acknowledge a referral
 	// (--referral-ack-due); 0 means the default, 72h.
 	ReferralAckDue time.Duration
+	// Notifications (issue 18): --smtp-url and --smtp-from (no URL: no
+	// e-mail), --webhook-allow-private, and the first retry delay of
+	// e-mails and webhook deliveries (WebhookRetryBase, tests only).
+	SMTPURL, SMTPFrom   string
+	WebhookAllowPrivate bool
+	WebhookRetryBase    time.Duration
+	// JobPollInterval is how often idle River workers poll besides being
+	// woken by LISTEN/NOTIFY (0: 1s).
+	JobPollInterval time.Duration
 	// Web application (gateway/web): its OIDC client at the first
 	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
 	// development issuer when DevIssuer is set and no client id is given;
@@ -182,6 +193,11 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("HTTPS needs both --tls-cert and --tls-key")
 	}
+	if c.SMTPURL != "" {
+		if _, err := notifications.NewMailer(c.SMTPURL, c.SMTPFrom, nil); err != nil {
+			return err
+		}
+	}
 	return auth.ValidateIssuers(c.Issuers, authz.Roles...)
 }
 
@@ -227,6 +243,7 @@ type App struct {
 	pool     *pgxpool.Pool
 	engine   *authz.Engine
 	audit    *audit.Writer
+	jobs     *jobs.Runner
 	connsMu  sync.Mutex
 	conns    map[string]*grpc.ClientConn
 	creds    credentials.TransportCredentials
@@ -344,12 +361,25 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	if err != nil {
 		return err
 	}
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue, PackageKey: pkgKey}
+	ncfg := notifications.Config{PublicURL: a.public, WebhookAllowPrivate: cfg.WebhookAllowPrivate, RetryBase: cfg.WebhookRetryBase}
+	if cfg.SMTPURL != "" {
+		if ncfg.Mailer, err = notifications.NewMailer(cfg.SMTPURL, cfg.SMTPFrom, nil); err != nil {
+			return err
+		}
+	}
+	a.jobs = jobs.NewRunner()
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
+		PackageKey: pkgKey, Jobs: a.jobs, Notifications: ncfg}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {
 			names = append(names, s.register(a.grpcSrv.Server, deps))
 		}
+	}
+	// Workers run in the processes of their services, on the pool of the
+	// login role (SET ROLE casebridge_app like every request).
+	if err := a.jobs.Start(ctx, a.pool, jobs.Options{Logger: cfg.Logger, FetchPollInterval: cfg.JobPollInterval}); err != nil {
+		return err
 	}
 	a.grpcSrv.WatchReadiness(ctx, time.Second, a.pool.Ping, names...)
 	if cfg.GRPCHealthAddr != "" {
@@ -590,11 +620,17 @@ func (a *App) Shutdown(ctx context.Context) error {
 			a.grpcSrv.Stop()
 		}
 	}
+	errs = append(errs, a.jobs.Stop(ctx))
 	a.closeAll()
 	return errors.Join(errs...)
 }
 
 func (a *App) closeAll() {
+	if a.jobs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.jobs.Stop(sctx)
+		cancel()
+	}
 	if a.stop != nil {
 		a.stop()
 	}

@@ -55,6 +55,7 @@ type server struct {
 	httpAddr, dbURL string
 	grpcAddr, dir   string
 	log             *bytes.Buffer
+	extra           []string // more flags
 }
 
 func startProcess(t *testing.T, s *server) {
@@ -62,8 +63,8 @@ func startProcess(t *testing.T, s *server) {
 	bin, err := buildBinary()
 	require.NoError(t, err)
 	s.log = &bytes.Buffer{}
-	s.cmd = exec.Command(bin, "serve", "--target=all", "--addr", s.httpAddr, "--grpc-addr", s.grpcAddr,
-		"--database-url", s.dbURL, "--dev-issuer", "--data-dir", s.dir, "--log-level", "warn")
+	s.cmd = exec.Command(bin, append([]string{"serve", "--target=all", "--addr", s.httpAddr, "--grpc-addr", s.grpcAddr,
+		"--database-url", s.dbURL, "--dev-issuer", "--data-dir", s.dir, "--log-level", "warn"}, s.extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })

@@ -56,6 +56,7 @@ type fixture struct {
 	actor    string // the user's agency id
 	target   string // agency-scoped methods: the agency acted on
 	targetID string // a user of target, for user methods
+	user     string // the row's user (e-mail), for per-user records
 }
 
 // call is one RPC, spelled for both transports.
@@ -545,7 +546,7 @@ func shortName(full string) string {
 
 func setupRow(t *testing.T, s *apptest.System, r matrixRow) *fixture {
 	t.Helper()
-	f := &fixture{s: s, actor: agencyOf(r.user)}
+	f := &fixture{s: s, actor: agencyOf(r.user), user: r.user}
 	switch r.relation {
 	case "member":
 		f.target = f.actor

@@ -12,12 +12,15 @@ import (
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
 	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/jobs"
 	auditsvc "github.com/casebridge/casebridge/services/audit"
 	"github.com/casebridge/casebridge/services/cases"
 	"github.com/casebridge/casebridge/services/evidence"
 	"github.com/casebridge/casebridge/services/liaison"
+	"github.com/casebridge/casebridge/services/notifications"
 	"github.com/casebridge/casebridge/services/referrals"
 )
 
@@ -36,6 +39,11 @@ type Deps struct {
 	// PackageKey signs case packages (--package-signing-key); nil: an
 	// ephemeral key.
 	PackageKey ed25519.PrivateKey
+	// Jobs collects the River workers of the services this process runs
+	// (each on its service's queue); the process starts them after.
+	Jobs *jobs.Runner
+	// Notifications configures the notification service's delivery.
+	Notifications notifications.Config
 }
 
 // service is one gRPC service this binary can run.
@@ -63,7 +71,9 @@ var services = []service{
 	}, cases.MethodRules},
 	{"liaison", func(s *grpc.Server, d Deps) string {
 		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
-		liaisonv1.RegisterLiaisonServiceServer(s, liaison.NewServer(d.Pool, d.Authz, d.Logger))
+		ls := liaison.NewServer(d.Pool, d.Authz, d.Logger)
+		ls.RegisterWorkers(d.Jobs)
+		liaisonv1.RegisterLiaisonServiceServer(s, ls)
 		return liaisonv1.DirectoryService_ServiceDesc.ServiceName
 	}, liaison.MethodRules},
 	{"evidence", func(s *grpc.Server, d Deps) string {
@@ -78,11 +88,19 @@ var services = []service{
 		return auditv1.AuditService_ServiceDesc.ServiceName
 	}, auditsvc.MethodRules},
 	{"referrals", func(s *grpc.Server, d Deps) string {
-		referralsv1.RegisterReferralServiceServer(s, referrals.NewServer(d.Pool, d.Authz,
+		srv := referrals.NewServer(d.Pool, d.Authz,
 			casesv1.NewCaseServiceClient(d.Conn("cases")), evidencev1.NewEvidenceServiceClient(d.Conn("evidence")),
-			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger, d.ReferralAckDue))
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger, d.ReferralAckDue)
+		srv.RegisterWorkers(d.Jobs)
+		referralsv1.RegisterReferralServiceServer(s, srv)
 		return referralsv1.ReferralService_ServiceDesc.ServiceName
 	}, referrals.MethodRules},
+	{"notifications", func(s *grpc.Server, d Deps) string {
+		srv := notifications.NewServer(d.Pool, d.Authz, d.Logger, d.Notifications)
+		srv.RegisterWorkers(d.Jobs)
+		notificationsv1.RegisterNotificationServiceServer(s, srv)
+		return notificationsv1.NotificationService_ServiceDesc.ServiceName
+	}, notifications.MethodRules},
 }
 
 // methodRules merges the method rules of every service.

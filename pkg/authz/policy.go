@@ -62,6 +62,10 @@ var (
 		"task":          {"read", "create", "update", "work"},
 		"playbook":      {"read", "manage"},
 		"legal_process": {"read", "create", "update"},
+		// Notifications (issue 18): an agency's webhook receivers, managed
+		// by its admins on the member relation. A user's own inbox and
+		// preferences need no policy (every authenticated user).
+		"webhook": {"read", "create", "update", "delete"},
 	}
 )
 

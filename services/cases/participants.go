@@ -18,6 +18,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/authz"
+	"github.com/casebridge/casebridge/pkg/notify"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
@@ -89,6 +90,9 @@ func (s *Server) AddParticipant(ctx context.Context, req *casesv1.AddParticipant
 			Timeline: fmt.Sprintf("Shared with %s as %s: %s", label, rel, req.GetReason()),
 		})
 		if err != nil {
+			return err
+		}
+		if err := emitShare(ctx, tx, req.GetCaseId(), req.GetAgencyId(), notify.CaseShared); err != nil {
 			return err
 		}
 		audit.Annotate(ctx, func(e *audit.Event) {
@@ -241,6 +245,11 @@ func (s *Server) RemoveParticipant(ctx context.Context, req *casesv1.RemoveParti
 		if n == 0 {
 			return errNoShare
 		}
+		if isAgency {
+			if err := emitShare(ctx, tx, req.GetCaseId(), req.GetAgencyId(), notify.CaseUnshared); err != nil {
+				return err
+			}
+		}
 		audit.Annotate(ctx, func(e *audit.Event) {
 			e.ResourceType, e.ResourceID = "participant", req.GetAgencyId()
 		})
@@ -354,6 +363,14 @@ func (s *Server) shareWithTaskforce(ctx context.Context, p *auth.Principal, req 
 		})
 		if err != nil {
 			return err
+		}
+		// Issue 18: each current member agency is told, separately.
+		for _, m := range tf.GetMembers() {
+			if m.GetCurrent() && m.GetAgencyId() != p.AgencyID {
+				if err := emitShare(ctx, tx, req.GetCaseId(), m.GetAgencyId(), notify.CaseShared); err != nil {
+					return err
+				}
+			}
 		}
 		audit.Annotate(ctx, func(e *audit.Event) {
 			e.ResourceType, e.ResourceID = "taskforce_share", tfID

@@ -326,6 +326,10 @@ func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvide
 		it.LastVerifyTime, it.UpdateTime = &now, now
 		if !match {
 			it.Compromised = true // never cleared: a later match does not undo a failed check
+			// Issue 18: tell the agency holding the exhibit, in this tx.
+			if err := emitMismatch(ctx, tx, it); err != nil {
+				return err
+			}
 		}
 		it.CustodyCount, it.CustodyHead = check.Seq, check.Hash
 		if err := store.SaveItemState(ctx, tx, it); err != nil {

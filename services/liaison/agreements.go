@@ -118,6 +118,10 @@ func (s *Server) GetAgreement(ctx context.Context, req *liaisonv1.GetAgreementRe
 // its terms from the next request on (an agreement ended early by setting
 // expireTime takes the partner's access with it when that time passes).
 func putAgreement(ctx context.Context, tx pgx.Tx, a *store.Agreement) error {
+	// Issue 18: the lapse warnings are jobs scheduled with the change.
+	if err := scheduleLapse(ctx, tx, a, time.Now().UTC()); err != nil {
+		return err
+	}
 	party := a.PartnerAgencyID
 	if party == nil {
 		party = a.TaskforceID

@@ -41,6 +41,9 @@ type step struct {
 	// recipient and purpose, when set, mark the step a dissemination in the
 	// audit record (after apply, so apply may decide them).
 	recipient, purpose func(r *store.Referral) string
+	// done, when set, recognises a referral on which the step has already
+	// been taken (a retry, by anyone): it is answered as it stands.
+	done func(r *store.Referral) bool
 }
 
 // from lists the states each action starts from (the lifecycle).
@@ -87,6 +90,9 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 	if err := s.authz.Authorize(ctx, s.pool, p, object(r.Kind), st.action, referralResource(id)); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
+	if st.done != nil && st.done(r) {
+		return s.toProto(ctx, r)
+	}
 	if err := checkState(r, st.action); err != nil {
 		return nil, err
 	}
@@ -104,6 +110,10 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 		cur, err := store.Lock(ctx, tx, id, now)
 		if err != nil {
 			return err
+		}
+		if st.done != nil && st.done(cur) {
+			out = cur // taken concurrently: answer what it became
+			return nil
 		}
 		if cur.Version != r.Version {
 			// Changed since prepare looked at it (which may have copied the
@@ -130,6 +140,9 @@ func (s *Server) run(ctx context.Context, id, wantEtag string, st step) (*referr
 		}
 		cur.UpdateTime, cur.UpdateUserEmail = now, p.Email
 		if err := store.Save(ctx, tx, cur); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, st.action, fromState, cur); err != nil {
 			return err
 		}
 		annotate(ctx, cur)
@@ -439,8 +452,13 @@ func (s *Server) AcceptReferral(ctx context.Context, req *referralsv1.AcceptRefe
 				return s.checkOwnCase(ctx, p, caseID)
 			}
 			var err error
-			caseID, err = s.openCase(ctx, r)
+			caseID, err = s.acceptCase(ctx, p, r)
 			return err
+		},
+		done: func(r *store.Referral) bool {
+			// Accepted already (a retry, or a colleague's concurrent
+			// accept): the same answer, the same case.
+			return r.State == "ACCEPTED" && (req.GetCaseId() == "" || (r.CaseID != nil && *r.CaseID == req.GetCaseId()))
 		},
 		apply: func(tx pgx.Tx, r *store.Referral, _ time.Time) error {
 			if r.Kind == kindReferral {
@@ -499,6 +517,65 @@ func (s *Server) checkLeads(ctx context.Context, q postgres.Querier, p *auth.Pri
 		return rpc.FieldError("caseId", "your agency does not lead that case")
 	}
 	return nil
+}
+
+// acceptClaimStale is how long a claim to open an accept's case holds
+// against other users (its claimer may have died before recording it).
+const acceptClaimStale = 2 * time.Minute
+
+// acceptCase returns the case r is accepted into: the one opened by an
+// earlier attempt of the accept (by anyone), else a new one opened under a
+// claim (referrals.accept_cases) so that concurrent accepts by different
+// users wait for one case instead of each opening their own. The case's
+// request id is derived from the referral, so the claimer's own retry
+// after a failure anywhere gets the same case back. No database connection
+// is held while the Cases service is called. The one window left: a
+// claimer that dies between the case's commit and recording it, and is
+// not the one who retries, leaves that case unlinked (its lead is the
+// accepting agency; nothing is disclosed by it).
+func (s *Server) acceptCase(ctx context.Context, p *auth.Principal, r *store.Referral) (string, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := store.GetAcceptClaim(ctx, s.pool, r.ID)
+		if err != nil {
+			return "", err
+		}
+		if c != nil && c.CaseID != "" {
+			return c.CaseID, nil
+		}
+		mine, err := store.ClaimAccept(ctx, s.pool, r.ID, p.UserID, s.timestamp(), acceptClaimStale)
+		if err != nil {
+			return "", err
+		}
+		if mine {
+			id, err := s.openCase(ctx, r)
+			if err != nil {
+				// Refused outright (this user may not open cases, …):
+				// nothing was opened, so let a colleague's accept go on.
+				// After an outage or timeout the claim stays: the case may
+				// exist, and this user's retry gets it by its request id.
+				switch status.Code(err) {
+				case codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound, codes.Unauthenticated:
+					if rerr := store.ReleaseAcceptClaim(context.WithoutCancel(ctx), s.pool, r.ID, p.UserID); rerr != nil {
+						s.logger.ErrorContext(ctx, "releasing accept claim", "referral_id", r.ID, "err", rerr)
+					}
+				}
+				return "", err
+			}
+			if err := store.RecordAcceptCase(context.WithoutCancel(ctx), s.pool, r.ID, p.UserID, id); err != nil {
+				return "", err
+			}
+			continue // read back what was recorded (the first case wins)
+		}
+		if time.Now().After(deadline) {
+			return "", errChanged
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // openCase opens the case an assistance request is accepted into, through

@@ -134,3 +134,60 @@ func Save(ctx context.Context, tx pgx.Tx, r *Referral) error {
 
 // Requests are the service's idempotency keys for creates with request_id.
 var Requests = postgres.NewIdempotencyKeys("referrals")
+
+// AcceptClaim is the claim to open the case of accepting a referral.
+type AcceptClaim struct {
+	CaseID      string // "" until opened
+	ClaimUserID string
+	ClaimTime   time.Time
+}
+
+// GetAcceptClaim returns referralID's claim, or nil when there is none.
+func GetAcceptClaim(ctx context.Context, q postgres.Querier, referralID string) (*AcceptClaim, error) {
+	c := &AcceptClaim{}
+	var caseID *string
+	err := q.QueryRow(ctx, `SELECT case_id::text, claim_user_id::text, claim_time FROM referrals.accept_cases WHERE referral_id = $1`,
+		referralID).Scan(&caseID, &c.ClaimUserID, &c.ClaimTime)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	if caseID != nil {
+		c.CaseID = *caseID
+	}
+	return c, nil
+}
+
+// ClaimAccept claims the opening of referralID's case for userID: a new
+// claim, or taking over one by another user older than stale (whose
+// opener died). It reports whether userID holds the claim now.
+func ClaimAccept(ctx context.Context, q postgres.Querier, referralID, userID string, now time.Time, stale time.Duration) (bool, error) {
+	tag, err := q.Exec(ctx, `INSERT INTO referrals.accept_cases (referral_id, case_id, claim_user_id, claim_time)
+		VALUES ($1, NULL, $2, $3)
+		ON CONFLICT (referral_id) DO UPDATE SET claim_user_id = excluded.claim_user_id, claim_time = excluded.claim_time
+		WHERE accept_cases.case_id IS NULL AND (accept_cases.claim_user_id = excluded.claim_user_id OR accept_cases.claim_time < $4)`,
+		referralID, userID, now, now.Add(-stale))
+	if err != nil {
+		return false, postgres.Translate(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RecordAcceptCase records the case opened under userID's claim (the
+// first case recorded wins).
+func RecordAcceptCase(ctx context.Context, q postgres.Querier, referralID, userID, caseID string) error {
+	_, err := q.Exec(ctx, `UPDATE referrals.accept_cases SET case_id = $3
+		WHERE referral_id = $1 AND claim_user_id = $2 AND case_id IS NULL`, referralID, userID, caseID)
+	return postgres.Translate(err)
+}
+
+// ReleaseAcceptClaim gives up userID's claim when opening the case failed
+// (the user may not open cases; the Cases service refused), so a
+// colleague's accept need not wait for it to go stale.
+func ReleaseAcceptClaim(ctx context.Context, q postgres.Querier, referralID, userID string) error {
+	_, err := q.Exec(ctx, `DELETE FROM referrals.accept_cases WHERE referral_id = $1 AND claim_user_id = $2 AND case_id IS NULL`,
+		referralID, userID)
+	return postgres.Translate(err)
+}
