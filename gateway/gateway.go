@@ -32,6 +32,7 @@ import (
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
@@ -75,6 +76,7 @@ var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.Cl
 	"evidence":  evidencev1.RegisterEvidenceServiceHandler,
 	"audit":     auditv1.RegisterAuditServiceHandler,
 	"referrals": referralsv1.RegisterReferralServiceHandler,
+	"reports":   reportsv1.RegisterIncidentReportServiceHandler,
 }
 
 // Services is the list of upstream names the gateway knows.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/pkg/auth"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // serveFlags are the flags of serve (and, in part, dev).
@@ -25,7 +26,8 @@ type serveFlags struct {
 	oidcIssuers                                                               []string
 	oidcAudience, agencyClaim, rolesClaim                                     string
 	upstreams                                                                 map[string]string
-	referralAckDue                                                            time.Duration
+	referralAckDue, incidentDue, ransomDue                                    time.Duration
+	incidentTriage                                                            []string
 	webClientID, webClientSecret, sessionKeyFile                              string
 }
 
@@ -52,6 +54,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
+	fs.DurationVar(&f.incidentDue, "incident-report-due", reports.DefaultIncidentDue, "incident reporting regime: time from discovery to the initial incident report")
+	fs.DurationVar(&f.ransomDue, "ransom-payment-report-due", reports.DefaultRansomDue, "incident reporting regime: time from a ransom payment to its report")
+	fs.StringSliceVar(&f.incidentTriage, "incident-report-triage", reports.DefaultTriageORIs, "ORIs of the agencies that triage every submitted incident report; the first receives it and numbers it (<ORI>-IR-<YYYY>-<NNNNN>)")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
 		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
@@ -64,8 +69,9 @@ func (f *serveFlags) config() app.Config {
 		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
-		ReferralAckDue: f.referralAckDue,
-		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
+		ReferralAckDue:  f.referralAckDue,
+		IncidentReports: reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, TriageORIs: f.incidentTriage},
+		WebClientID:     f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
 	for _, u := range f.oidcIssuers {
 		cfg.Issuers = append(cfg.Issuers, auth.IssuerConfig{

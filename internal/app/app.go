@@ -31,6 +31,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // Targets returns the targets a process can run: all, gateway, or one service.
@@ -74,6 +75,11 @@ type Config struct {
 	// ReferralAckDue is how long a recipient has to acknowledge a referral
 	// (--referral-ack-due); 0 means the default, 72h.
 	ReferralAckDue time.Duration
+	// IncidentReports is the incident reporting regime
+	// (--incident-report-due, --ransom-payment-report-due,
+	// --incident-report-triage); zero fields mean the defaults (72h, 24h,
+	// CTCTIC000 and CTCSP0000).
+	IncidentReports reports.Regime
 	// Web application (gateway/web): its OIDC client at the first
 	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
 	// development issuer when DevIssuer is set and no client id is given;
@@ -213,7 +219,8 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
+		IncidentReports: cfg.IncidentReports}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

@@ -12,12 +12,14 @@ import (
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 	"github.com/casebridge/casebridge/pkg/authz"
 	auditsvc "github.com/casebridge/casebridge/services/audit"
 	"github.com/casebridge/casebridge/services/cases"
 	"github.com/casebridge/casebridge/services/evidence"
 	"github.com/casebridge/casebridge/services/liaison"
 	"github.com/casebridge/casebridge/services/referrals"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // Deps is what a service gets from the process.
@@ -32,6 +34,9 @@ type Deps struct {
 	// ReferralAckDue is the referrals' acknowledgement deadline
 	// (--referral-ack-due; 0: the service default, 72h).
 	ReferralAckDue time.Duration
+	// IncidentReports is the incident reporting regime (--incident-report-*
+	// flags; zero fields: the service defaults).
+	IncidentReports reports.Regime
 }
 
 // service is one gRPC service this binary can run.
@@ -73,6 +78,12 @@ var services = []service{
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger, d.ReferralAckDue))
 		return referralsv1.ReferralService_ServiceDesc.ServiceName
 	}, referrals.MethodRules},
+	{"reports", func(s *grpc.Server, d Deps) string {
+		reportsv1.RegisterIncidentReportServiceServer(s, reports.NewServer(d.Pool, d.Authz,
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")),
+			d.Logger, d.IncidentReports))
+		return reportsv1.IncidentReportService_ServiceDesc.ServiceName
+	}, reports.MethodRules},
 }
 
 // methodRules merges the method rules of every service.

@@ -29,9 +29,9 @@ var defaultPolicy string
 // The vocabulary a policy may use. A line naming anything else is refused at
 // load, so a typo cannot silently deny (or a rename silently allow).
 var (
-	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin"}
-	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "*"}
-	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder}
+	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin", "reporter"}
+	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "PUBLIC_ENTITY", "*"}
+	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder, RelTriage}
 	// Objects maps each object type to its actions.
 	Objects = map[string][]string{
 		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit"},
@@ -54,6 +54,13 @@ var (
 		"taskforce":          {"create", "update"},
 		"agreement":          {"create", "update"},
 		"engagement":         {"read", "create", "update"},
+		// Incident reports (issue 19), resource type "incident_report": the
+		// reporting organisation holds lead, the state's triage agencies
+		// triage, partners it was shared with viewer. read decides
+		// visibility; read_triage shows what only law enforcement sees (the
+		// case opened from it, sharing steps).
+		"incident_report": {"create", "read", "update", "submit", "supplement", "read_triage", "acknowledge",
+			"prioritize", "request_information", "share", "open_case", "close"},
 	}
 )
 
@@ -69,6 +76,9 @@ const (
 	// RelHolder is the relation of the agency holding an evidence item (on
 	// resource type "evidence"): its custodians record custody and checks.
 	RelHolder = "holder"
+	// RelTriage is the relation of the state's triage agencies (CTIC, the
+	// CSP unit) to a submitted incident report (issue 19).
+	RelTriage = "triage"
 )
 
 // Rule is one policy line.

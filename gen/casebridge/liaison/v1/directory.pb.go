@@ -38,6 +38,10 @@ const (
 	AgencyKind_AGENCY_KIND_MUNICIPAL   AgencyKind = 2
 	AgencyKind_AGENCY_KIND_REGIONAL    AgencyKind = 3
 	AgencyKind_AGENCY_KIND_FEDERAL     AgencyKind = 4
+	// A municipality, school district, utility or other public body that
+	// reports cyber incidents to the state (issue 19); its users never see
+	// cases.
+	AgencyKind_AGENCY_KIND_PUBLIC_ENTITY AgencyKind = 5
 )
 
 // Enum value maps for AgencyKind.
@@ -48,13 +52,15 @@ var (
 		2: "AGENCY_KIND_MUNICIPAL",
 		3: "AGENCY_KIND_REGIONAL",
 		4: "AGENCY_KIND_FEDERAL",
+		5: "AGENCY_KIND_PUBLIC_ENTITY",
 	}
 	AgencyKind_value = map[string]int32{
-		"AGENCY_KIND_UNSPECIFIED": 0,
-		"AGENCY_KIND_STATE":       1,
-		"AGENCY_KIND_MUNICIPAL":   2,
-		"AGENCY_KIND_REGIONAL":    3,
-		"AGENCY_KIND_FEDERAL":     4,
+		"AGENCY_KIND_UNSPECIFIED":   0,
+		"AGENCY_KIND_STATE":         1,
+		"AGENCY_KIND_MUNICIPAL":     2,
+		"AGENCY_KIND_REGIONAL":      3,
+		"AGENCY_KIND_FEDERAL":       4,
+		"AGENCY_KIND_PUBLIC_ENTITY": 5,
 	}
 )
 
@@ -85,19 +91,81 @@ func (AgencyKind) EnumDescriptor() ([]byte, []int) {
 	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{0}
 }
 
+// AgencySector is a public entity's sector (issue 19); unset for
+// law-enforcement agencies.
+type AgencySector int32
+
+const (
+	AgencySector_AGENCY_SECTOR_UNSPECIFIED            AgencySector = 0
+	AgencySector_AGENCY_SECTOR_MUNICIPAL_GOVERNMENT   AgencySector = 1
+	AgencySector_AGENCY_SECTOR_K12_SCHOOL_DISTRICT    AgencySector = 2
+	AgencySector_AGENCY_SECTOR_HIGHER_EDUCATION       AgencySector = 3
+	AgencySector_AGENCY_SECTOR_WATER_WASTEWATER       AgencySector = 4
+	AgencySector_AGENCY_SECTOR_OTHER_CRITICAL_SERVICE AgencySector = 5
+)
+
+// Enum value maps for AgencySector.
+var (
+	AgencySector_name = map[int32]string{
+		0: "AGENCY_SECTOR_UNSPECIFIED",
+		1: "AGENCY_SECTOR_MUNICIPAL_GOVERNMENT",
+		2: "AGENCY_SECTOR_K12_SCHOOL_DISTRICT",
+		3: "AGENCY_SECTOR_HIGHER_EDUCATION",
+		4: "AGENCY_SECTOR_WATER_WASTEWATER",
+		5: "AGENCY_SECTOR_OTHER_CRITICAL_SERVICE",
+	}
+	AgencySector_value = map[string]int32{
+		"AGENCY_SECTOR_UNSPECIFIED":            0,
+		"AGENCY_SECTOR_MUNICIPAL_GOVERNMENT":   1,
+		"AGENCY_SECTOR_K12_SCHOOL_DISTRICT":    2,
+		"AGENCY_SECTOR_HIGHER_EDUCATION":       3,
+		"AGENCY_SECTOR_WATER_WASTEWATER":       4,
+		"AGENCY_SECTOR_OTHER_CRITICAL_SERVICE": 5,
+	}
+)
+
+func (x AgencySector) Enum() *AgencySector {
+	p := new(AgencySector)
+	*p = x
+	return p
+}
+
+func (x AgencySector) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AgencySector) Descriptor() protoreflect.EnumDescriptor {
+	return file_casebridge_liaison_v1_directory_proto_enumTypes[1].Descriptor()
+}
+
+func (AgencySector) Type() protoreflect.EnumType {
+	return &file_casebridge_liaison_v1_directory_proto_enumTypes[1]
+}
+
+func (x AgencySector) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AgencySector.Descriptor instead.
+func (AgencySector) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{1}
+}
+
 // Agency is a law-enforcement agency known to Casebridge.
 type Agency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// NCIC Originating Agency Identifier: 9 characters, the first two a US
 	// state or territory code.
-	Ori           string                 `protobuf:"bytes,2,opt,name=ori,proto3" json:"ori,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          AgencyKind             `protobuf:"varint,4,opt,name=kind,proto3,enum=casebridge.liaison.v1.AgencyKind" json:"kind,omitempty"`
-	Jurisdiction  string                 `protobuf:"bytes,5,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
-	Active        bool                   `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Ori          string                 `protobuf:"bytes,2,opt,name=ori,proto3" json:"ori,omitempty"`
+	Name         string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Kind         AgencyKind             `protobuf:"varint,4,opt,name=kind,proto3,enum=casebridge.liaison.v1.AgencyKind" json:"kind,omitempty"`
+	Jurisdiction string                 `protobuf:"bytes,5,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
+	Active       bool                   `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Public entities: their sector (the town is the jurisdiction).
+	Sector        AgencySector `protobuf:"varint,9,opt,name=sector,proto3,enum=casebridge.liaison.v1.AgencySector" json:"sector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -188,6 +256,13 @@ func (x *Agency) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Agency) GetSector() AgencySector {
+	if x != nil {
+		return x.Sector
+	}
+	return AgencySector_AGENCY_SECTOR_UNSPECIFIED
+}
+
 // User is a person who signs in on behalf of an agency.
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -198,7 +273,7 @@ type User struct {
 	Email       string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Roles: detective, supervisor, liaison, analyst, evidence_custodian,
-	// auditor, admin.
+	// auditor, admin, reporter (public entities).
 	Roles  []string `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
 	Active bool     `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
 	// Output only: the trusted issuer and subject this account is bound to
@@ -1003,7 +1078,7 @@ var File_casebridge_liaison_v1_directory_proto protoreflect.FileDescriptor
 
 const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"%casebridge/liaison/v1/directory.proto\x12\x15casebridge.liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n" +
+	"%casebridge/liaison/v1/directory.proto\x12\x15casebridge.liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
 	"\x06Agency\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03ori\x18\x02 \x01(\tR\x03ori\x12\x12\n" +
@@ -1014,15 +1089,16 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd9\x03\n" +
+	"updateTime\x12;\n" +
+	"\x06sector\x18\t \x01(\x0e2#.casebridge.liaison.v1.AgencySectorR\x06sector\"\xe3\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12#\n" +
 	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
 	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
-	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12q\n" +
-	"\x05roles\x18\x05 \x03(\tB[\xbaHX\x92\x01U\x10\a\x18\x01\"OrMR\tdetectiveR\n" +
-	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\x05roles\x12\x16\n" +
+	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12{\n" +
+	"\x05roles\x18\x05 \x03(\tBe\xbaHb\x92\x01_\x10\b\x18\x01\"YrWR\tdetectiveR\n" +
+	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\breporterR\x05roles\x12\x16\n" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x12\x16\n" +
 	"\x06issuer\x18\a \x01(\tR\x06issuer\x12\x18\n" +
 	"\asubject\x18\b \x01(\tR\asubject\x12;\n" +
@@ -1073,14 +1149,22 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\tagency_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bagencyId\x12!\n" +
 	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"I\n" +
 	"\x16DeactivateUserResponse\x12/\n" +
-	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user*\x8e\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x04user*\xad\x01\n" +
 	"\n" +
 	"AgencyKind\x12\x1b\n" +
 	"\x17AGENCY_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11AGENCY_KIND_STATE\x10\x01\x12\x19\n" +
 	"\x15AGENCY_KIND_MUNICIPAL\x10\x02\x12\x18\n" +
 	"\x14AGENCY_KIND_REGIONAL\x10\x03\x12\x17\n" +
-	"\x13AGENCY_KIND_FEDERAL\x10\x042\x99\b\n" +
+	"\x13AGENCY_KIND_FEDERAL\x10\x04\x12\x1d\n" +
+	"\x19AGENCY_KIND_PUBLIC_ENTITY\x10\x05*\xee\x01\n" +
+	"\fAgencySector\x12\x1d\n" +
+	"\x19AGENCY_SECTOR_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"AGENCY_SECTOR_MUNICIPAL_GOVERNMENT\x10\x01\x12%\n" +
+	"!AGENCY_SECTOR_K12_SCHOOL_DISTRICT\x10\x02\x12\"\n" +
+	"\x1eAGENCY_SECTOR_HIGHER_EDUCATION\x10\x03\x12\"\n" +
+	"\x1eAGENCY_SECTOR_WATER_WASTEWATER\x10\x04\x12(\n" +
+	"$AGENCY_SECTOR_OTHER_CRITICAL_SERVICE\x10\x052\x99\b\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
 	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
@@ -1104,65 +1188,67 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 	return file_casebridge_liaison_v1_directory_proto_rawDescData
 }
 
-var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(AgencyKind)(0),                // 0: casebridge.liaison.v1.AgencyKind
-	(*Agency)(nil),                 // 1: casebridge.liaison.v1.Agency
-	(*User)(nil),                   // 2: casebridge.liaison.v1.User
-	(*ListAgenciesRequest)(nil),    // 3: casebridge.liaison.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),   // 4: casebridge.liaison.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),       // 5: casebridge.liaison.v1.GetAgencyRequest
-	(*GetAgencyResponse)(nil),      // 6: casebridge.liaison.v1.GetAgencyResponse
-	(*GetCurrentUserRequest)(nil),  // 7: casebridge.liaison.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil), // 8: casebridge.liaison.v1.GetCurrentUserResponse
-	(*ListUsersRequest)(nil),       // 9: casebridge.liaison.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 10: casebridge.liaison.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),      // 11: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),     // 12: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),      // 13: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),     // 14: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),  // 15: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil), // 16: casebridge.liaison.v1.DeactivateUserResponse
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 18: google.protobuf.FieldMask
+	(AgencySector)(0),              // 1: casebridge.liaison.v1.AgencySector
+	(*Agency)(nil),                 // 2: casebridge.liaison.v1.Agency
+	(*User)(nil),                   // 3: casebridge.liaison.v1.User
+	(*ListAgenciesRequest)(nil),    // 4: casebridge.liaison.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),   // 5: casebridge.liaison.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),       // 6: casebridge.liaison.v1.GetAgencyRequest
+	(*GetAgencyResponse)(nil),      // 7: casebridge.liaison.v1.GetAgencyResponse
+	(*GetCurrentUserRequest)(nil),  // 8: casebridge.liaison.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil), // 9: casebridge.liaison.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),       // 10: casebridge.liaison.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 11: casebridge.liaison.v1.ListUsersResponse
+	(*CreateUserRequest)(nil),      // 12: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),     // 13: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),      // 14: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),     // 15: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),  // 16: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil), // 17: casebridge.liaison.v1.DeactivateUserResponse
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 19: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	17, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	17, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	17, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	17, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
-	1,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	2,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
-	1,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	2,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	2,  // 10: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	2,  // 11: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 12: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	18, // 13: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 14: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 15: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 16: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	5,  // 17: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	7,  // 18: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
-	9,  // 19: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	11, // 20: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	13, // 21: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	15, // 22: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	4,  // 23: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	6,  // 24: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	8,  // 25: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
-	10, // 26: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	12, // 27: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	14, // 28: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	16, // 29: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	18, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	18, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 3: casebridge.liaison.v1.Agency.sector:type_name -> casebridge.liaison.v1.AgencySector
+	18, // 4: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	18, // 5: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 6: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
+	2,  // 7: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 9: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 10: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
+	3,  // 11: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	3,  // 12: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 13: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	19, // 14: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 15: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 16: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	4,  // 17: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	6,  // 18: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	8,  // 19: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	10, // 20: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	12, // 21: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	14, // 22: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	16, // 23: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	5,  // 24: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	7,  // 25: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	9,  // 26: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	11, // 27: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	13, // 28: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	15, // 29: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	17, // 30: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -1175,7 +1261,7 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,

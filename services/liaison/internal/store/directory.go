@@ -15,6 +15,8 @@ import (
 // Agency is a directory agency.
 type Agency struct {
 	ID, ORI, Name, Kind, Jurisdiction string
+	// Sector is a public entity's sector ("" for law enforcement).
+	Sector string
 	Active                            bool
 	CreateTime, UpdateTime            time.Time
 }
@@ -29,11 +31,11 @@ type User struct {
 	Version                          int64
 }
 
-const agencyColumns = `id::text, ori, name, kind, jurisdiction, active, create_time, update_time`
+const agencyColumns = `id::text, ori, name, kind, jurisdiction, active, create_time, update_time, sector`
 
 func scanAgency(row pgx.Row) (*Agency, error) {
 	a := &Agency{}
-	if err := row.Scan(&a.ID, &a.ORI, &a.Name, &a.Kind, &a.Jurisdiction, &a.Active, &a.CreateTime, &a.UpdateTime); err != nil {
+	if err := row.Scan(&a.ID, &a.ORI, &a.Name, &a.Kind, &a.Jurisdiction, &a.Active, &a.CreateTime, &a.UpdateTime, &a.Sector); err != nil {
 		return nil, postgres.Translate(err)
 	}
 	return a, nil
