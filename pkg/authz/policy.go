@@ -31,7 +31,7 @@ var defaultPolicy string
 var (
 	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin", "reporter"}
 	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "PUBLIC_ENTITY", "*"}
-	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder, RelTriage}
+	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder, RelTriage, RelPartner}
 	// Objects maps each object type to its actions.
 	Objects = map[string][]string{
 		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit"},
@@ -56,7 +56,7 @@ var (
 		"engagement":         {"read", "create", "update"},
 		// Incident reports (issue 19), resource type "incident_report": the
 		// reporting organisation holds lead, the state's triage agencies
-		// triage, partners it was shared with viewer. read decides
+		// triage, partners it was shared with partner. read decides
 		// visibility; read_triage shows what only law enforcement sees (the
 		// case opened from it, sharing steps).
 		"incident_report": {"create", "read", "update", "submit", "supplement", "read_triage", "acknowledge",
@@ -79,6 +79,11 @@ const (
 	// RelTriage is the relation of the state's triage agencies (CTIC, the
 	// CSP unit) to a submitted incident report (issue 19).
 	RelTriage = "triage"
+	// RelPartner is the relation of a partner agency an incident report
+	// was shared with (issue 19): it reads the report. Not viewer: viewer
+	// and contributor are a case's disseminations, capped by the lead's
+	// agreements; a report is not a case and has no lead.
+	RelPartner = "partner"
 )
 
 // Rule is one policy line.

@@ -89,7 +89,7 @@ func (s *Server) RequestIncidentReportInformation(ctx context.Context, req *repo
 }
 
 // ShareIncidentReport lets a partner agency read the report (relation
-// viewer), through the access door. Agreements cap the dissemination of a
+// partner), through the access door. Agreements cap the dissemination of a
 // case, which a report is not: the state shares what an organisation
 // reported to it under the reporting regime, and the door records to whom
 // and why.
@@ -121,7 +121,7 @@ func (s *Server) ShareIncidentReport(ctx context.Context, req *reportsv1.ShareIn
 			return Notice{}, rpc.FieldError("agencyId", "the reporting organisation already sees its report")
 		}
 		if _, err := authz.Grant(ctx, tx, p, authz.GrantRequest{Resource: reportResource(r.ID), AgencyID: partner.GetId(),
-			Label: partner.GetOri() + " (" + partner.GetName() + ")", Relation: authz.RelViewer, Reason: req.GetReason()}); err != nil {
+			Label: partner.GetOri() + " (" + partner.GetName() + ")", Relation: authz.RelPartner, Reason: req.GetReason()}); err != nil {
 			return Notice{}, err
 		}
 		return Notice{}, addEvent(r, p, "share", "shared with "+partner.GetOri()+" ("+partner.GetName()+"): "+req.GetReason(), now)

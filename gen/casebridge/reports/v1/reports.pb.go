@@ -2508,7 +2508,7 @@ func (x *RequestIncidentReportInformationResponse) GetReport() *IncidentReport {
 type ShareIncidentReportRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ReportId string                 `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
-	// The partner agency; it reads the report (relation viewer).
+	// The partner agency; it reads the report (relation partner).
 	AgencyId      string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
