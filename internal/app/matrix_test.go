@@ -55,6 +55,7 @@ type fixture struct {
 	actor    string // the user's agency id
 	target   string // agency-scoped methods: the agency acted on
 	targetID string // a user of target, for user methods
+	report   string // incident-report rows: the relation (reports_matrix_test.go)
 }
 
 // call is one RPC, spelled for both transports.
@@ -389,6 +390,8 @@ func setupRow(t *testing.T, s *apptest.System, r matrixRow) *fixture {
 	switch r.relation {
 	case "member":
 		f.target = f.actor
+	case "report_org", "report_triage", "report_partner", "report_none":
+		f.report = r.relation
 	case "other":
 		f.target = demo.AgencyID("hartford")
 		if f.actor == f.target {

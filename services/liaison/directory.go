@@ -43,7 +43,7 @@ func agencyToProto(a *store.Agency) *liaisonv1.Agency {
 		Id: a.ID, Ori: a.ORI, Name: a.Name,
 		Kind:         liaisonv1.AgencyKind(liaisonv1.AgencyKind_value["AGENCY_KIND_"+a.Kind]),
 		Jurisdiction: a.Jurisdiction, Active: a.Active,
-		Sector:       liaisonv1.AgencySector(liaisonv1.AgencySector_value["AGENCY_SECTOR_"+a.Sector]),
+		Sector:     liaisonv1.AgencySector(liaisonv1.AgencySector_value["AGENCY_SECTOR_"+a.Sector]),
 		CreateTime: timestamppb.New(a.CreateTime), UpdateTime: timestamppb.New(a.UpdateTime),
 	}
 }

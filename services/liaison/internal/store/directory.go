@@ -16,9 +16,9 @@ import (
 type Agency struct {
 	ID, ORI, Name, Kind, Jurisdiction string
 	// Sector is a public entity's sector ("" for law enforcement).
-	Sector string
-	Active                            bool
-	CreateTime, UpdateTime            time.Time
+	Sector                 string
+	Active                 bool
+	CreateTime, UpdateTime time.Time
 }
 
 // User is a directory user.
