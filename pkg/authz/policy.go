@@ -64,6 +64,23 @@ var (
 	}
 )
 
+// kindRoles limits the roles that count in an agency of a kind (issue 19).
+// A public entity's users report incidents and never see cases: whatever
+// roles an administrator or an identity provider gives them, only reporter
+// and admin count, so no `*`-kind line for detectives, analysts or
+// liaisons ever applies to them. Kinds not listed allow every role.
+var kindRoles = map[string][]string{"PUBLIC_ENTITY": {"reporter", "admin"}}
+
+// RoleAllowed reports whether role counts in an agency of kind; the
+// directory refuses to give a user a role that would not count.
+func RoleAllowed(kind, role string) bool {
+	allowed, ok := kindRoles[kind]
+	if role == "reporter" {
+		return kind == "PUBLIC_ENTITY"
+	}
+	return !ok || slices.Contains(allowed, role)
+}
+
 // Relation names.
 const (
 	RelLead        = "lead"
@@ -289,6 +306,9 @@ func (e *Engine) Allowed(roles []string, kind, relation, obj, act string) (bool,
 	en := e.cur.Load()
 	var matched []string
 	for _, role := range roles {
+		if !RoleAllowed(kind, role) {
+			continue
+		}
 		if d := en.decide(role, kind, relation, obj, act); d.ok {
 			matched = append(matched, d.line+" (as "+role+")")
 		}
@@ -309,7 +329,7 @@ func (e *Engine) Permitting(roles []string, kind, obj, act string) []string {
 	var rels []string
 	for _, rel := range Relations {
 		for _, role := range sorted {
-			if en.decide(role, kind, rel, obj, act).ok {
+			if RoleAllowed(kind, role) && en.decide(role, kind, rel, obj, act).ok {
 				rels = append(rels, rel)
 				break
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/liaison/internal/store"
 )
 
@@ -171,6 +172,9 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	in := req.GetUser()
+	if err := rolesForKind(p.AgencyKind, in.GetRoles()); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	u := &store.User{
 		ID: uuid.NewString(), AgencyID: req.GetAgencyId(), Email: strings.ToLower(in.GetEmail()),
@@ -193,6 +197,21 @@ func annotateUser(ctx context.Context, u *store.User) {
 	audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "user", u.ID })
 }
 
+// rolesForKind refuses roles that would not count in the admin's own agency
+// (its kind): a public entity's users are reporters or admins, and only
+// they are reporters (issue 19; authz.RoleAllowed).
+func rolesForKind(kind string, roles []string) error {
+	for _, r := range roles {
+		if !authz.RoleAllowed(kind, r) {
+			if kind == "PUBLIC_ENTITY" {
+				return rpc.FieldError("user.roles", "a public entity's users are reporter or admin, not "+r)
+			}
+			return rpc.FieldError("user.roles", r+" is the role of a public entity's users")
+		}
+	}
+	return nil
+}
+
 // UpdateUser changes display_name, roles or active.
 func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateUserRequest) (*liaisonv1.UpdateUserResponse, error) {
 	p, err := auth.Require(ctx)
@@ -208,6 +227,11 @@ func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateU
 	}
 	if err := s.authz.AuthorizeAgency(p, in.GetAgencyId(), "user", "update"); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
+	}
+	if mask["roles"] {
+		if err := rolesForKind(p.AgencyKind, in.GetRoles()); err != nil {
+			return nil, err
+		}
 	}
 	if in.GetId() == p.UserID && (mask["active"] && !in.GetActive() || mask["roles"] && !slices.Contains(in.GetRoles(), "admin")) {
 		return nil, status.Error(codes.FailedPrecondition, "an administrator cannot deactivate themselves or drop their own admin role")

@@ -260,6 +260,16 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	require.Contains(t, string(r.Raw), "whatHappened")
 	require.Equal(t, "REPORT_STATE_DRAFT", ok(t, s.Do(t, townReporter, "GET", "/v1/incidentReports/"+id, nil)).Str("state"))
+	// The town's admin adds reporters, and nothing that could reach a case.
+	users := "/v1/agencies/" + demo.AgencyID("townofexample") + "/users"
+	r = s.Do(t, townAdmin, "POST", users, map[string]any{"email": "clerk@townofexample.example", "roles": []string{"detective"}})
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), "user.roles")
+	ok(t, s.Do(t, townAdmin, "POST", users, map[string]any{"email": "clerk@townofexample.example", "roles": []string{"reporter"}}))
+	// A police department cannot make reporters.
+	r = s.Do(t, "admin@csp.example", "POST", "/v1/agencies/"+demo.AgencyID("csp")+"/users",
+		map[string]any{"email": "x@csp.example", "roles": []string{"reporter"}})
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
 	// Only public entities' reporters file reports.
 	require.Equal(t, http.StatusForbidden, s.Do(t, cspSupervisor, "POST", "/v1/incidentReports", ransomware(time.Now())).Status)
 }
