@@ -36,6 +36,7 @@ import (
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 )
 
 //go:embed static templates
@@ -49,7 +50,7 @@ const DefaultIdleLock = 30 * time.Minute
 type Config struct {
 	Logger *slog.Logger
 	// Conns are the gateway's client connections by service name (cases,
-	// evidence, referrals, liaison, audit).
+	// evidence, referrals, liaison, audit, reports).
 	Conns map[string]*grpc.ClientConn
 	// PublicURL is the gateway's base URL as browsers see it: the OIDC
 	// redirect URI derives from it, and an https URL makes cookies Secure.
@@ -82,6 +83,7 @@ type App struct {
 	directory liaisonv1.DirectoryServiceClient
 	liaison   liaisonv1.LiaisonServiceClient
 	audit     auditv1.AuditServiceClient
+	reports   reportsv1.IncidentReportServiceClient
 
 	oidcMu   sync.Mutex
 	oauth    *oauth2.Config
@@ -103,7 +105,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.IssuerURL == "" || cfg.ClientID == "" {
 		return nil, errors.New("web: an OIDC issuer and client id are required")
 	}
-	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit"} {
+	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit", "reports"} {
 		if cfg.Conns[name] == nil {
 			return nil, fmt.Errorf("web: no connection to service %q", name)
 		}
@@ -125,6 +127,7 @@ func New(cfg Config) (*App, error) {
 		directory:   liaisonv1.NewDirectoryServiceClient(cfg.Conns["liaison"]),
 		liaison:     liaisonv1.NewLiaisonServiceClient(cfg.Conns["liaison"]),
 		audit:       auditv1.NewAuditServiceClient(cfg.Conns["audit"]),
+		reports:     reportsv1.NewIncidentReportServiceClient(cfg.Conns["reports"]),
 	}
 	if a.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -181,6 +184,13 @@ func (a *App) routes() {
 	m.Handle("POST /referrals/{id}/{action}", a.auth(a.referralAction))
 	m.Handle("GET /agencies", a.auth(a.listAgencies))
 	m.Handle("GET /agencies/{id}", a.auth(a.showAgency))
+	m.Handle("GET /reports", a.auth(a.listReports))
+	m.Handle("GET /reports/new", a.auth(a.newReport))
+	m.Handle("POST /reports", a.auth(a.saveReport))
+	m.Handle("GET /reports/{id}", a.auth(a.showReport))
+	m.Handle("POST /reports/{id}", a.auth(a.saveReport))
+	m.Handle("POST /reports/{id}/updates", a.auth(a.addUpdate))
+	m.Handle("POST /reports/{id}/{action}", a.auth(a.reportAction))
 	m.Handle("GET /audit", a.auth(a.auditPage))
 	m.Handle("GET /audit/cases/{id}/csv", a.auth(a.auditCSV))
 	a.mux = m
