@@ -763,8 +763,7 @@ func (x *Impact) GetPublicSafetyEffect() string {
 type Ransom struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Demanded bool                   `protobuf:"varint,1,opt,name=demanded,proto3" json:"demanded,omitempty"`
-	// Amount demanded in minor units (cents) of currency, or for
-	// cryptocurrency its smallest unit as stated.
+	// Amount demanded in hundredths of currency (cents; 4.5 BTC is 450).
 	AmountMinor int64 `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
 	// ISO 4217 code or a cryptocurrency ticker (BTC, XMR).
 	Currency      string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
