@@ -80,6 +80,9 @@ type Config struct {
 	// --incident-report-triage); zero fields mean the defaults (72h, 24h,
 	// CTCTIC000 and CTCSP0000).
 	IncidentReports reports.Regime
+	// ReportNotifier receives incident-report notices in their
+	// transactions (tests; issue 18 wires notifications here). nil: none.
+	ReportNotifier reports.Notifier
 	// Web application (gateway/web): its OIDC client at the first
 	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
 	// development issuer when DevIssuer is set and no client id is given;
@@ -220,7 +223,7 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
 	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
-		IncidentReports: cfg.IncidentReports}
+		IncidentReports: cfg.IncidentReports, ReportNotifier: cfg.ReportNotifier}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

@@ -37,6 +37,10 @@ type Deps struct {
 	// IncidentReports is the incident reporting regime (--incident-report-*
 	// flags; zero fields: the service defaults).
 	IncidentReports reports.Regime
+	// ReportNotifier receives the incident-report notices inside their
+	// transactions (services/reports/events.go); nil: none. To be wired to
+	// notifications (issue 18).
+	ReportNotifier reports.Notifier
 }
 
 // service is one gRPC service this binary can run.
@@ -81,7 +85,7 @@ var services = []service{
 	{"reports", func(s *grpc.Server, d Deps) string {
 		reportsv1.RegisterIncidentReportServiceServer(s, reports.NewServer(d.Pool, d.Authz,
 			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")),
-			d.Logger, d.IncidentReports))
+			d.Logger, d.IncidentReports).WithNotifier(d.ReportNotifier))
 		return reportsv1.IncidentReportService_ServiceDesc.ServiceName
 	}, reports.MethodRules},
 }
