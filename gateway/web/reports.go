@@ -325,7 +325,7 @@ func (a *App) renderReport(w http.ResponseWriter, r *http.Request, s *session, c
 	}
 	data["Priorities"] = enumNames(reportsv1.Priority_name)
 	data["Kinds"] = enumNames(reportsv1.SupplementKind_name)
-	if !mine {
+	if rep.GetTriage() {
 		if ags, err := a.directory.ListAgencies(ctx, &liaisonv1.ListAgenciesRequest{PageSize: 100}); err == nil {
 			var out []*liaisonv1.Agency
 			for _, ag := range ags.GetAgencies() {

@@ -115,6 +115,8 @@ func TestIncidentReportInBrowser(t *testing.T) {
 	require.Contains(t, garcia.text("main"), number)
 	garcia.open(reportPath, "#t-ack")
 	require.Contains(t, garcia.text("main"), "bc1qexamplewallet0000000000")
+	// Analysts triage but do not open cases: that form is not shown.
+	require.True(t, get(garcia, chromedp.Evaluate[bool](`document.querySelector('#t-open-case') === null`)))
 	garcia.run(chromedp.SetValue(chromedp.CSS("#t-ack-prio"), "PRIORITY_HIGH"), chromedp.Click(chromedp.CSS("#t-ack")),
 		chromedp.WaitVisible(`//strong[@id="report-state" and .="Acknowledged"]`))
 	require.Equal(t, "High", garcia.text("#report-priority"))
@@ -152,6 +154,7 @@ func TestIncidentReportInBrowser(t *testing.T) {
 	require.Equal(t, "Case opened", town.text("#report-state"))
 	require.Contains(t, town.text("main"), "law enforcement has opened a case")
 	require.NotContains(t, town.text("main"), caseNumber)
+	require.True(t, get(town, chromedp.Evaluate[bool](`document.querySelector('#h-triage') === null`)), "no triage forms for the reporter")
 	town.open(casePath, "h1")
 	require.NotContains(t, town.text("main"), number)
 	town.screenshot("ir-05-case-opened-375")

@@ -107,7 +107,7 @@ func toProto(r *store.Report, triage bool, regime Regime, now time.Time) (*repor
 		State: stateFromDB(r.State), Priority: priorityFromDB(r.Priority), Details: d,
 		InformationRequest: r.InformationRequest, CaseOpened: r.CaseID != nil,
 		SubmitTime: ts(r.SubmitTime), CreateTime: timestamppb.New(r.CreateTime), UpdateTime: timestamppb.New(r.UpdateTime),
-		CreateUser: r.CreateUserEmail, Etag: etag(r),
+		CreateUser: r.CreateUserEmail, Etag: etag(r), Triage: triage,
 	}
 	if r.Number != nil {
 		out.ReportNumber = *r.Number

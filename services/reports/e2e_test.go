@@ -208,7 +208,11 @@ func TestTriageSteps(t *testing.T) {
 
 	require.Equal(t, http.StatusNotFound, s.Do(t, fbiLiaison, "GET", "/v1/incidentReports/"+id, nil).Status)
 	ok(t, s.Do(t, cticAnalyst, "POST", "/v1/incidentReports/"+id+":share", map[string]any{"agencyId": demo.AgencyID("fbi"), "reason": "BTC wallet seen in FBI case"}))
-	require.Equal(t, "bc1qexample0wallet", ok(t, s.Do(t, fbiLiaison, "GET", "/v1/incidentReports/"+id, nil)).Str("details.ransom.walletAddress"))
+	fbi := ok(t, s.Do(t, fbiLiaison, "GET", "/v1/incidentReports/"+id, nil))
+	require.Equal(t, "bc1qexample0wallet", fbi.Str("details.ransom.walletAddress"))
+	require.Equal(t, false, fbi.Get("triage"), "a partner reads, it does not triage")
+	require.Equal(t, true, ok(t, s.Do(t, cticAnalyst, "GET", "/v1/incidentReports/"+id, nil)).Get("triage"))
+	require.Equal(t, false, ok(t, s.Do(t, townReporter, "GET", "/v1/incidentReports/"+id, nil)).Get("triage"))
 	require.True(t, listed(t, s, fbiLiaison, id))
 	// The FBI reads; it does not triage.
 	require.Equal(t, http.StatusForbidden, s.Do(t, fbiLiaison, "POST", "/v1/incidentReports/"+id+":close", map[string]any{"reason": "x"}).Status)

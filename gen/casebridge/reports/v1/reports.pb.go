@@ -1440,13 +1440,16 @@ type IncidentReport struct {
 	// Whether law enforcement opened a case from the report.
 	CaseOpened bool `protobuf:"varint,13,opt,name=case_opened,json=caseOpened,proto3" json:"case_opened,omitempty"`
 	// The case (triage agencies only; empty for the reporting organisation).
-	CaseId        string                 `protobuf:"bytes,14,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	CaseNumber    string                 `protobuf:"bytes,15,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
-	SubmitTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	CreateUser    string                 `protobuf:"bytes,19,opt,name=create_user,json=createUser,proto3" json:"create_user,omitempty"`
-	Etag          string                 `protobuf:"bytes,20,opt,name=etag,proto3" json:"etag,omitempty"`
+	CaseId     string                 `protobuf:"bytes,14,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	CaseNumber string                 `protobuf:"bytes,15,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	SubmitTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	CreateUser string                 `protobuf:"bytes,19,opt,name=create_user,json=createUser,proto3" json:"create_user,omitempty"`
+	Etag       string                 `protobuf:"bytes,20,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only: the caller's agency triages this report (it may
+	// acknowledge, prioritise, ask, share, close — as its roles allow).
+	Triage        bool `protobuf:"varint,21,opt,name=triage,proto3" json:"triage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1619,6 +1622,13 @@ func (x *IncidentReport) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *IncidentReport) GetTriage() bool {
+	if x != nil {
+		return x.Triage
+	}
+	return false
 }
 
 type CreateIncidentReportRequest struct {
@@ -2890,7 +2900,7 @@ const file_casebridge_reports_v1_reports_proto_rawDesc = "" +
 	"\n" +
 	"agency_ori\x18\x04 \x01(\tR\tagencyOri\x12\x18\n" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb3\a\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xcb\a\n" +
 	"\x0eIncidentReport\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rreport_number\x18\x02 \x01(\tR\freportNumber\x12'\n" +
@@ -2918,7 +2928,8 @@ const file_casebridge_reports_v1_reports_proto_rawDesc = "" +
 	"updateTime\x12\x1f\n" +
 	"\vcreate_user\x18\x13 \x01(\tR\n" +
 	"createUser\x12\x1b\n" +
-	"\x04etag\x18\x14 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"\x90\x01\n" +
+	"\x04etag\x18\x14 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\x12\x16\n" +
+	"\x06triage\x18\x15 \x01(\bR\x06triage\"\x90\x01\n" +
 	"\x1bCreateIncidentReportRequest\x12E\n" +
 	"\x06report\x18\x01 \x01(\v2%.casebridge.reports.v1.IncidentReportB\x06\xbaH\x03\xc8\x01\x01R\x06report\x12*\n" +
 	"\n" +
