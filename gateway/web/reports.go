@@ -393,3 +393,23 @@ func (a *App) reportAction(w http.ResponseWriter, r *http.Request, s *session) {
 // myReports is a public entity's home page: its reports and the button to
 // report an incident.
 func (a *App) myReports(w http.ResponseWriter, r *http.Request, s *session) { a.listReports(w, r, s) }
+
+// registerForm registers a public entity (state and regional admins, as
+// the API decides) with its first administrator.
+func (a *App) registerForm(w http.ResponseWriter, r *http.Request, s *session) {
+	a.render(w, r, http.StatusOK, "register", s, map[string]any{"Form": map[string]string{}, "Sectors": enumNames(liaisonv1.AgencySector_name)})
+}
+
+func (a *App) registerEntity(w http.ResponseWriter, r *http.Request, s *session) {
+	f := formValues(r, "ori", "name", "jurisdiction", "sector", "adminEmail")
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	resp, err := a.directory.CreateAgency(ctx, &liaisonv1.CreateAgencyRequest{Ori: strings.ToUpper(strings.TrimSpace(f["ori"])), Name: f["name"],
+		Jurisdiction: f["jurisdiction"], Sector: liaisonv1.AgencySector(liaisonv1.AgencySector_value[f["sector"]]), AdminEmail: strings.TrimSpace(f["adminEmail"])})
+	if err != nil {
+		p := problemOf(err)
+		a.render(w, r, p.Status, "register", s, map[string]any{"Form": f, "Problem": p, "Sectors": enumNames(liaisonv1.AgencySector_name)})
+		return
+	}
+	a.redirect(w, r, "/agencies/"+resp.GetAgency().GetId())
+}

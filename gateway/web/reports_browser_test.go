@@ -158,4 +158,20 @@ func TestIncidentReportInBrowser(t *testing.T) {
 	town.open(casePath, "h1")
 	require.NotContains(t, town.text("main"), number)
 	town.screenshot("ir-05-case-opened-375")
+
+	// CSP's administrator registers a public entity (a bad identifier is
+	// named next to its field first).
+	admin := signIn(t, s, exe, "admin@csp.example")
+	admin.open("/agencies", "#register-entity")
+	admin.run(chromedp.Click(chromedp.CSS("#register-entity")), chromedp.WaitVisible(chromedp.CSS("#g-name")),
+		chromedp.SetValue(chromedp.CSS("#g-name"), "Example Water Authority"),
+		chromedp.SetValue(chromedp.CSS("#g-ori"), "water"),
+		chromedp.SetValue(chromedp.CSS("#g-sector"), "AGENCY_SECTOR_WATER_WASTEWATER"),
+		chromedp.SetValue(chromedp.CSS("#g-admin"), "admin@examplewater.example"),
+		chromedp.Click(chromedp.CSS("#g-submit")), chromedp.WaitVisible(chromedp.CSS("#err-ori")))
+	admin.run(chromedp.SetValue(chromedp.CSS("#g-ori"), "CTEXWA000"), chromedp.Click(chromedp.CSS("#g-submit")),
+		chromedp.WaitVisible(`//h1[contains(., "Example Water Authority")]`))
+	// The town's reporter is offered no such form.
+	town.open("/agencies", "h1")
+	require.True(t, get(town, chromedp.Evaluate[bool](`document.querySelector('#register-entity') === null`)))
 }

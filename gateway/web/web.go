@@ -184,6 +184,8 @@ func (a *App) routes() {
 	m.Handle("POST /referrals/{id}/{action}", a.auth(a.referralAction))
 	m.Handle("GET /agencies", a.auth(a.listAgencies))
 	m.Handle("GET /agencies/{id}", a.auth(a.showAgency))
+	m.Handle("GET /agencies/register", a.auth(a.registerForm))
+	m.Handle("POST /agencies/register", a.auth(a.registerEntity))
 	m.Handle("GET /reports", a.auth(a.listReports))
 	m.Handle("GET /reports/new", a.auth(a.newReport))
 	m.Handle("POST /reports", a.auth(a.saveReport))

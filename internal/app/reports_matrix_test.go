@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -16,6 +17,11 @@ import (
 // it was shared with it, report_none = none of these (the report is then
 // the Town of Example's, or the school district's for a town user).
 func init() {
+	calls["DirectoryService.CreateAgency"] = func(f *fixture) call {
+		ori := "CT" + strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:7])
+		body := map[string]any{"ori": ori, "name": "Matrix Water Authority", "sector": "AGENCY_SECTOR_WATER_WASTEWATER"}
+		return call{"POST", "/v1/agencies", body, fmt.Sprintf(`{"ori": %q, "name": "Matrix Water Authority", "sector": "AGENCY_SECTOR_WATER_WASTEWATER"}`, ori)}
+	}
 	calls["IncidentReportService.CreateIncidentReport"] = func(f *fixture) call {
 		return call{"POST", "/v1/incidentReports", map[string]any{"details": map[string]any{}}, `{"report": {"details": {}}}`}
 	}

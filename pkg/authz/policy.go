@@ -54,6 +54,8 @@ var (
 		"taskforce":          {"create", "update"},
 		"agreement":          {"create", "update"},
 		"engagement":         {"read", "create", "update"},
+		// Registering a public entity in the directory (issue 19).
+		"agency": {"create"},
 		// Incident reports (issue 19), resource type "incident_report": the
 		// reporting organisation holds lead, the state's triage agencies
 		// triage, partners it was shared with partner. read decides

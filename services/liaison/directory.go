@@ -4,6 +4,7 @@ package liaison
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -191,6 +192,50 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	return &liaisonv1.CreateUserResponse{User: userToProto(u)}, nil
+}
+
+// CreateAgency registers a public entity and, optionally, its first
+// administrator. Only public entities are registered through the API: law
+// enforcement agencies join by the operators' provisioning.
+func (s *DirectoryServer) CreateAgency(ctx context.Context, req *liaisonv1.CreateAgencyRequest) (*liaisonv1.CreateAgencyResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeOwnAgency(p, "agency", "create"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a := &store.Agency{ID: uuid.NewString(), ORI: req.GetOri(), Name: req.GetName(), Kind: "PUBLIC_ENTITY",
+		Jurisdiction: req.GetJurisdiction(), Sector: strings.TrimPrefix(req.GetSector().String(), "AGENCY_SECTOR_"),
+		Active: true, CreateTime: now, UpdateTime: now}
+	resp := &liaisonv1.CreateAgencyResponse{}
+	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := store.InsertAgency(ctx, tx, a); err != nil {
+			if errors.Is(err, postgres.ErrAlreadyExists) {
+				return rpc.FieldError("ori", "an agency with this identifier is already registered")
+			}
+			return err
+		}
+		audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "agency", a.ID })
+		if req.GetAdminEmail() != "" {
+			u := &store.User{ID: uuid.NewString(), AgencyID: a.ID, Email: strings.ToLower(req.GetAdminEmail()),
+				Roles: []string{"admin"}, Active: true, CreateTime: now, UpdateTime: now, Version: 1}
+			if err := store.InsertUser(ctx, tx, u); err != nil {
+				if errors.Is(err, postgres.ErrAlreadyExists) {
+					return rpc.FieldError("adminEmail", "an account with this e-mail exists")
+				}
+				return err
+			}
+			resp.Admin = userToProto(u)
+		}
+		return audit.Write(ctx, tx)
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp.Agency = agencyToProto(a)
+	return resp, nil
 }
 
 func annotateUser(ctx context.Context, u *store.User) {

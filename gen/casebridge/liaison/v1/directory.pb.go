@@ -394,6 +394,138 @@ func (x *User) GetEtag() string {
 	return ""
 }
 
+type CreateAgencyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organisation's identifier in the directory, the shape of an ORI.
+	Ori  string `protobuf:"bytes,1,opt,name=ori,proto3" json:"ori,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The town or area it serves.
+	Jurisdiction string       `protobuf:"bytes,3,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
+	Sector       AgencySector `protobuf:"varint,4,opt,name=sector,proto3,enum=casebridge.liaison.v1.AgencySector" json:"sector,omitempty"`
+	// Its first administrator: an account bound at their first sign-in.
+	AdminEmail    string `protobuf:"bytes,5,opt,name=admin_email,json=adminEmail,proto3" json:"admin_email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgencyRequest) Reset() {
+	*x = CreateAgencyRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgencyRequest) ProtoMessage() {}
+
+func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
+func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateAgencyRequest) GetOri() string {
+	if x != nil {
+		return x.Ori
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetJurisdiction() string {
+	if x != nil {
+		return x.Jurisdiction
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetSector() AgencySector {
+	if x != nil {
+		return x.Sector
+	}
+	return AgencySector_AGENCY_SECTOR_UNSPECIFIED
+}
+
+func (x *CreateAgencyRequest) GetAdminEmail() string {
+	if x != nil {
+		return x.AdminEmail
+	}
+	return ""
+}
+
+type CreateAgencyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency *Agency                `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	// The first administrator (absent without admin_email).
+	Admin         *User `protobuf:"bytes,2,opt,name=admin,proto3" json:"admin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgencyResponse) Reset() {
+	*x = CreateAgencyResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgencyResponse) ProtoMessage() {}
+
+func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
+func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateAgencyResponse) GetAgency() *Agency {
+	if x != nil {
+		return x.Agency
+	}
+	return nil
+}
+
+func (x *CreateAgencyResponse) GetAdmin() *User {
+	if x != nil {
+		return x.Admin
+	}
+	return nil
+}
+
 type ListAgenciesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -404,7 +536,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +548,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +561,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -456,7 +588,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +600,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +613,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -507,7 +639,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +651,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +664,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAgencyRequest) GetAgencyId() string {
@@ -551,7 +683,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +695,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +708,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -594,7 +726,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +738,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +751,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
 }
 
 type GetCurrentUserResponse struct {
@@ -632,7 +764,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +776,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +789,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -685,7 +817,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +829,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +842,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListUsersRequest) GetAgencyId() string {
@@ -744,7 +876,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +888,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +901,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -796,7 +928,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +940,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +953,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateUserRequest) GetAgencyId() string {
@@ -847,7 +979,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +991,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1004,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -892,7 +1024,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1036,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1049,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -943,7 +1075,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1087,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1100,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -988,7 +1120,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1132,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1145,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeactivateUserRequest) GetAgencyId() string {
@@ -1039,7 +1171,7 @@ type DeactivateUserResponse struct {
 
 func (x *DeactivateUserResponse) Reset() {
 	*x = DeactivateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1183,7 @@ func (x *DeactivateUserResponse) String() string {
 func (*DeactivateUserResponse) ProtoMessage() {}
 
 func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1196,7 @@ func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeactivateUserResponse) GetUser() *User {
@@ -1107,7 +1239,20 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1b\n" +
-	"\x04etag\x18\v \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"d\n" +
+	"\x04etag\x18\v \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"\x8c\x02\n" +
+	"\x13CreateAgencyRequest\x12.\n" +
+	"\x03ori\x18\x01 \x01(\tB\x1c\xbaH\x19r\x172\x15^[A-Z]{2}[A-Z0-9]{7}$R\x03ori\x12\x1e\n" +
+	"\x04name\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12,\n" +
+	"\fjurisdiction\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\fjurisdiction\x12G\n" +
+	"\x06sector\x18\x04 \x01(\x0e2#.casebridge.liaison.v1.AgencySectorB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06sector\x12.\n" +
+	"\vadmin_email\x18\x05 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\n" +
+	"adminEmail\"\x80\x01\n" +
+	"\x14CreateAgencyResponse\x125\n" +
+	"\x06agency\x18\x01 \x01(\v2\x1d.casebridge.liaison.v1.AgencyR\x06agency\x121\n" +
+	"\x05admin\x18\x02 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x05admin\"d\n" +
 	"\x13ListAgenciesRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -1164,10 +1309,11 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"!AGENCY_SECTOR_K12_SCHOOL_DISTRICT\x10\x02\x12\"\n" +
 	"\x1eAGENCY_SECTOR_HIGHER_EDUCATION\x10\x03\x12\"\n" +
 	"\x1eAGENCY_SECTOR_WATER_WASTEWATER\x10\x04\x12(\n" +
-	"$AGENCY_SECTOR_OTHER_CRITICAL_SERVICE\x10\x052\x99\b\n" +
+	"$AGENCY_SECTOR_OTHER_CRITICAL_SERVICE\x10\x052\x9c\t\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
-	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
+	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12\x80\x01\n" +
+	"\fCreateAgency\x12*.casebridge.liaison.v1.CreateAgencyRequest\x1a+.casebridge.liaison.v1.CreateAgencyResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/agencies\x12}\n" +
 	"\x0eGetCurrentUser\x12,.casebridge.liaison.v1.GetCurrentUserRequest\x1a-.casebridge.liaison.v1.GetCurrentUserResponse\"\x0e\x82\xd3\xe4\x93\x02\b\x12\x06/v1/me\x12\x86\x01\n" +
 	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x95\x01\n" +
 	"\n" +
@@ -1189,66 +1335,73 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(AgencyKind)(0),                // 0: casebridge.liaison.v1.AgencyKind
 	(AgencySector)(0),              // 1: casebridge.liaison.v1.AgencySector
 	(*Agency)(nil),                 // 2: casebridge.liaison.v1.Agency
 	(*User)(nil),                   // 3: casebridge.liaison.v1.User
-	(*ListAgenciesRequest)(nil),    // 4: casebridge.liaison.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),   // 5: casebridge.liaison.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),       // 6: casebridge.liaison.v1.GetAgencyRequest
-	(*GetAgencyResponse)(nil),      // 7: casebridge.liaison.v1.GetAgencyResponse
-	(*GetCurrentUserRequest)(nil),  // 8: casebridge.liaison.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil), // 9: casebridge.liaison.v1.GetCurrentUserResponse
-	(*ListUsersRequest)(nil),       // 10: casebridge.liaison.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 11: casebridge.liaison.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),      // 12: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),     // 13: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),      // 14: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),     // 15: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),  // 16: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil), // 17: casebridge.liaison.v1.DeactivateUserResponse
-	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 19: google.protobuf.FieldMask
+	(*CreateAgencyRequest)(nil),    // 4: casebridge.liaison.v1.CreateAgencyRequest
+	(*CreateAgencyResponse)(nil),   // 5: casebridge.liaison.v1.CreateAgencyResponse
+	(*ListAgenciesRequest)(nil),    // 6: casebridge.liaison.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),   // 7: casebridge.liaison.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),       // 8: casebridge.liaison.v1.GetAgencyRequest
+	(*GetAgencyResponse)(nil),      // 9: casebridge.liaison.v1.GetAgencyResponse
+	(*GetCurrentUserRequest)(nil),  // 10: casebridge.liaison.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil), // 11: casebridge.liaison.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),       // 12: casebridge.liaison.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 13: casebridge.liaison.v1.ListUsersResponse
+	(*CreateUserRequest)(nil),      // 14: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),     // 15: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),      // 16: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),     // 17: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),  // 18: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil), // 19: casebridge.liaison.v1.DeactivateUserResponse
+	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 21: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	18, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	18, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	20, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	20, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: casebridge.liaison.v1.Agency.sector:type_name -> casebridge.liaison.v1.AgencySector
-	18, // 4: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	18, // 5: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 6: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
-	2,  // 7: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	3,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 9: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	3,  // 10: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	3,  // 11: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	3,  // 12: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 13: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	19, // 14: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 15: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 16: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	4,  // 17: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	6,  // 18: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	8,  // 19: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
-	10, // 20: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	12, // 21: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	14, // 22: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	16, // 23: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	5,  // 24: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	7,  // 25: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	9,  // 26: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
-	11, // 27: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	13, // 28: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	15, // 29: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	17, // 30: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	20, // 4: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	20, // 5: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: casebridge.liaison.v1.CreateAgencyRequest.sector:type_name -> casebridge.liaison.v1.AgencySector
+	2,  // 7: casebridge.liaison.v1.CreateAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 8: casebridge.liaison.v1.CreateAgencyResponse.admin:type_name -> casebridge.liaison.v1.User
+	2,  // 9: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
+	2,  // 10: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 11: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 12: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	3,  // 13: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
+	3,  // 14: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	3,  // 15: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 16: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	21, // 17: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 18: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 19: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	6,  // 20: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	8,  // 21: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	4,  // 22: casebridge.liaison.v1.DirectoryService.CreateAgency:input_type -> casebridge.liaison.v1.CreateAgencyRequest
+	10, // 23: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	12, // 24: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	14, // 25: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	16, // 26: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	18, // 27: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	7,  // 28: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	9,  // 29: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	5,  // 30: casebridge.liaison.v1.DirectoryService.CreateAgency:output_type -> casebridge.liaison.v1.CreateAgencyResponse
+	11, // 31: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	13, // 32: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	15, // 33: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	17, // 34: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	19, // 35: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -1262,7 +1415,7 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -104,6 +104,13 @@ func ListUsers(ctx context.Context, q postgres.Querier, agencyID, afterEmail str
 	return out, postgres.Translate(rows.Err())
 }
 
+// InsertAgency adds a (ErrAlreadyExists if the ORI is taken).
+func InsertAgency(ctx context.Context, q postgres.Querier, a *Agency) error {
+	_, err := q.Exec(ctx, `INSERT INTO liaison.agencies (id, ori, name, kind, jurisdiction, sector, active, create_time, update_time)
+		VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)`, a.ID, a.ORI, a.Name, a.Kind, a.Jurisdiction, a.Sector, a.CreateTime)
+	return postgres.Translate(err)
+}
+
 // InsertUser adds u (ErrAlreadyExists if the e-mail is taken).
 func InsertUser(ctx context.Context, q postgres.Querier, u *User) error {
 	_, err := q.Exec(ctx, `INSERT INTO liaison.users (id, agency_id, email, display_name, roles, active, create_time, update_time)
