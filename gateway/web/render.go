@@ -101,6 +101,9 @@ func label(v any) string {
 	if s == "UNSPECIFIED" {
 		return ""
 	}
+	if s == "DDOS" {
+		return "Denial of service (DDoS)"
+	}
 	s = strings.ToLower(strings.ReplaceAll(s, "_", " "))
 	if s == "" {
 		return s

@@ -153,6 +153,13 @@ func List(ctx context.Context, q postgres.Querier, lq ListQuery) ([]ListRow, err
 	args := []any{lq.AgencyID, lq.Relations, lq.TriageRelations}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	where := authz.VisibleSQL("incident_report", "r.id", "$1", "$2")
+	if len(lq.Relations) == 1 && lq.Relations[0] == authz.RelLead {
+		// A reporter: lead is granted only to the reporting organisation
+		// when the report is created, so its reports are the org's rows —
+		// walk the org's index instead of every report (the visibility
+		// predicate stays, so nothing else can be listed).
+		where += " AND r.org_agency_id = $1"
+	}
 	if len(lq.States) > 0 {
 		where += " AND r.state = ANY(" + arg(lq.States) + ")"
 	}
