@@ -156,7 +156,9 @@ func detailsOf(r *http.Request) (*reportsv1.IncidentDetails, map[string]string, 
 		d.DataCategories = append(d.DataCategories, reportsv1.DataCategory(reportsv1.DataCategory_value[c]))
 	}
 	for _, n := range r.PostForm[fNotified] {
-		d.Notified = append(d.Notified, &reportsv1.Notification{Party: reportsv1.NotifiedParty(reportsv1.NotifiedParty_value[n])})
+		d.Notified = append(d.Notified, &reportsv1.Notification{Party: reportsv1.NotifiedParty(reportsv1.NotifiedParty_value[n]),
+			Time: parseLocal(r.PostFormValue("notifiedTime." + n))})
+		f["notifiedTime."+n] = r.PostFormValue("notifiedTime." + n)
 	}
 	for _, l := range lines(f[fIndicators]) {
 		d.Indicators = append(d.Indicators, indicatorOf(l))
@@ -211,6 +213,7 @@ func formOf(d *reportsv1.IncidentDetails) (map[string]string, []string, []string
 	}
 	for _, n := range d.GetNotified() {
 		told = append(told, n.GetParty().String())
+		f["notifiedTime."+n.GetParty().String()] = fmtLocal(n.GetTime())
 	}
 	return f, data, told
 }

@@ -92,6 +92,7 @@ func TestIncidentReportInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#r-wallet"), "bc1qexamplewallet0000000000"),
 		chromedp.SetValue(chromedp.CSS("#r-ind"), "203.0.113.7\nbad.example\nbc1qexamplewallet0000000000"),
 		chromedp.Click(chromedp.CSS(`input[value="NOTIFIED_PARTY_INSURER"]`)),
+		chromedp.SetValue(chromedp.CSS("#told-NOTIFIED_PARTY_INSURER"), discovered.Add(30*time.Minute).Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS("#r-need"), "Forensics, and advice on whether to pay."),
 		chromedp.SetValue(chromedp.CSS("#r-rphone"), "860-555-0170"),
 		chromedp.Click(chromedp.CSS("#save-draft")), chromedp.WaitVisible(chromedp.CSS("#draft-due")))
@@ -115,6 +116,7 @@ func TestIncidentReportInBrowser(t *testing.T) {
 	require.Contains(t, garcia.text("main"), number)
 	garcia.open(reportPath, "#t-ack")
 	require.Contains(t, garcia.text("main"), "bc1qexamplewallet0000000000")
+	require.Contains(t, garcia.text("main"), "Our cyber insurer ("+discovered.Add(30*time.Minute).Format("2006-01-02 15:04")+")")
 	// Analysts triage but do not open cases: that form is not shown.
 	require.True(t, get(garcia, chromedp.Evaluate[bool](`document.querySelector('#t-open-case') === null`)))
 	garcia.run(chromedp.SetValue(chromedp.CSS("#t-ack-prio"), "PRIORITY_HIGH"), chromedp.Click(chromedp.CSS("#t-ack")),
