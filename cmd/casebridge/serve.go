@@ -26,7 +26,7 @@ type serveFlags struct {
 	oidcIssuers                                                               []string
 	oidcAudience, agencyClaim, rolesClaim                                     string
 	upstreams                                                                 map[string]string
-	referralAckDue, incidentDue, ransomDue                                    time.Duration
+	referralAckDue, incidentDue, ransomDue, conclusionDue                     time.Duration
 	incidentTriage                                                            []string
 	webClientID, webClientSecret, sessionKeyFile                              string
 }
@@ -56,6 +56,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	fs.DurationVar(&f.incidentDue, "incident-report-due", reports.DefaultIncidentDue, "incident reporting regime: time from discovery to the initial incident report")
 	fs.DurationVar(&f.ransomDue, "ransom-payment-report-due", reports.DefaultRansomDue, "incident reporting regime: time from a ransom payment to its report")
+	fs.DurationVar(&f.conclusionDue, "incident-conclusion-report-due", 0, "incident reporting regime: time from recovery to the concluding report (0: no such clock; Texas: 240h)")
 	fs.StringSliceVar(&f.incidentTriage, "incident-report-triage", reports.DefaultTriageORIs, "ORIs of the agencies that triage every submitted incident report; the first receives it and numbers it (<ORI>-IR-<YYYY>-<NNNNN>)")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
@@ -70,7 +71,7 @@ func (f *serveFlags) config() app.Config {
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
 		ReferralAckDue:  f.referralAckDue,
-		IncidentReports: reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, TriageORIs: f.incidentTriage},
+		IncidentReports: reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, ConclusionDue: f.conclusionDue, TriageORIs: f.incidentTriage},
 		WebClientID:     f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
 	for _, u := range f.oidcIssuers {

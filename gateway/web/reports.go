@@ -344,9 +344,10 @@ func (a *App) renderReport(w http.ResponseWriter, r *http.Request, s *session, c
 
 // addUpdate appends a supplemental report ("add an update").
 func (a *App) addUpdate(w http.ResponseWriter, r *http.Request, s *session) {
-	f := formValues(r, "supplement.kind", "supplement.text", "supplement.paymentTime", "supplement.amountMinor", "supplement.currency")
+	f := formValues(r, "supplement.kind", "supplement.text", "supplement.paymentTime", "supplement.amountMinor", "supplement.currency",
+		"supplement.recoveryTime")
 	sup := &reportsv1.Supplement{Kind: reportsv1.SupplementKind(reportsv1.SupplementKind_value[f["supplement.kind"]]),
-		Text: f["supplement.text"], PaymentTime: parseLocal(f["supplement.paymentTime"]), Currency: strings.ToUpper(strings.TrimSpace(f["supplement.currency"]))}
+		Text: f["supplement.text"], PaymentTime: parseLocal(f["supplement.paymentTime"]), RecoveryTime: parseLocal(f["supplement.recoveryTime"]), Currency: strings.ToUpper(strings.TrimSpace(f["supplement.currency"]))}
 	if amount, ok := amountMinor(f["supplement.amountMinor"]); ok {
 		sup.AmountMinor = amount
 	}

@@ -20,6 +20,10 @@ type Regime struct {
 	// RansomDue runs from a ransom payment to its report, initial or
 	// supplemental (--ransom-payment-report-due).
 	RansomDue time.Duration
+	// ConclusionDue runs from recovery to the concluding report
+	// (--incident-conclusion-report-due; 0: no such clock, the default;
+	// Texas: 240h).
+	ConclusionDue time.Duration
 	// TriageORIs are the agencies that triage every submitted report
 	// (--incident-report-triage); the first receives it and numbers it.
 	TriageORIs []string

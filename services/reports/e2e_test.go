@@ -8,8 +8,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/apptest"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 const (
@@ -276,4 +278,30 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Raw))
 	// Only public entities' reporters file reports.
 	require.Equal(t, http.StatusForbidden, s.Do(t, cspSupervisor, "POST", "/v1/incidentReports", ransomware(time.Now())).Status)
+}
+
+// A configured regime (Texas: 48 h for the incident, details within 10
+// days after recovery) sets the clocks; recorded clocks keep their times.
+func TestTexasRegime(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) {
+		c.IncidentReports = reports.Regime{IncidentDue: 48 * time.Hour, ConclusionDue: 240 * time.Hour}
+	})
+	discovered := time.Now().Add(-50 * time.Hour).Truncate(time.Second)
+	sub := submitted(t, s, discovered)
+	c := sub.List("clocks")[0]
+	require.Equal(t, discovered.Add(48*time.Hour).UTC().Format(time.RFC3339), c["dueTime"])
+	require.Equal(t, true, c["late"], "50 hours after discovery is late under a 48-hour rule")
+	recovered := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	r := ok(t, s.Do(t, townReporter, "POST", "/v1/incidentReports/"+sub.Str("id")+"/supplements", map[string]any{
+		"kind": "SUPPLEMENT_KIND_CONCLUDED", "text": "Restored from backups; all services back.",
+		"recoveryTime": recovered.UTC().Format(time.RFC3339)}))
+	cl := r.List("supplements")[0]["clock"].(map[string]any)
+	require.Equal(t, "CLOCK_KIND_CONCLUSION", cl["kind"])
+	require.Equal(t, recovered.Add(240*time.Hour).UTC().Format(time.RFC3339), cl["dueTime"])
+	require.Equal(t, false, cl["late"])
+	bad := s.Do(t, townReporter, "POST", "/v1/incidentReports/"+sub.Str("id")+"/supplements", map[string]any{
+		"kind": "SUPPLEMENT_KIND_NEW_FACTS", "text": "x", "recoveryTime": recovered.UTC().Format(time.RFC3339)})
+	require.Equal(t, http.StatusBadRequest, bad.Status)
+	require.Contains(t, string(bad.Raw), "supplement.recoveryTime")
 }

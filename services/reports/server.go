@@ -518,6 +518,10 @@ func (s *Server) AddSupplement(ctx context.Context, req *reportsv1.AddSupplement
 		return nil, rpc.FieldError("supplement.paymentTime", "only for a RANSOM_PAID update")
 	case paid && in.GetPaymentTime().AsTime().After(s.timestamp().Add(5*time.Minute)):
 		return nil, rpc.FieldError("supplement.paymentTime", "is in the future")
+	case in.GetRecoveryTime() != nil && in.GetKind() != reportsv1.SupplementKind_SUPPLEMENT_KIND_CONCLUDED:
+		return nil, rpc.FieldError("supplement.recoveryTime", "only for a CONCLUDED update")
+	case in.GetRecoveryTime() != nil && in.GetRecoveryTime().AsTime().After(s.timestamp().Add(5*time.Minute)):
+		return nil, rpc.FieldError("supplement.recoveryTime", "is in the future")
 	}
 	rep, err := s.authorized(ctx, "supplement", req.GetReportId(), "", func(p *auth.Principal, _ pgx.Tx, r *store.Report, now time.Time) (Notice, error) {
 		switch r.State {
@@ -532,7 +536,13 @@ func (s *Server) AddSupplement(ctx context.Context, req *reportsv1.AddSupplement
 		}
 		sup := &reportsv1.Supplement{Sequence: int32(len(sups) + 1), Kind: in.GetKind(), Text: in.GetText(),
 			PaymentTime: in.GetPaymentTime(), AmountMinor: in.GetAmountMinor(), Currency: in.GetCurrency(),
-			CreateTime: timestamppb.New(now), CreateUser: p.Email}
+			RecoveryTime: in.GetRecoveryTime(), CreateTime: timestamppb.New(now), CreateUser: p.Email}
+		if in.GetKind() == reportsv1.SupplementKind_SUPPLEMENT_KIND_CONCLUDED && in.GetRecoveryTime() != nil && s.regime.ConclusionDue > 0 {
+			sup.Clock = clock(reportsv1.ClockKind_CLOCK_KIND_CONCLUSION, in.GetRecoveryTime().AsTime(), s.regime.ConclusionDue, &now, now, sup.Sequence)
+			if r.Clocks, err = appendDoc(r.Clocks, sup.Clock); err != nil {
+				return Notice{}, err
+			}
+		}
 		if paid {
 			// A ransom payment starts its own clock on this supplement.
 			sup.Clock = clock(reportsv1.ClockKind_CLOCK_KIND_RANSOM_PAYMENT, in.GetPaymentTime().AsTime(), s.regime.RansomDue, &now, now, sup.Sequence)

@@ -469,6 +469,9 @@ const (
 	ClockKind_CLOCK_KIND_INCIDENT ClockKind = 1
 	// From a ransom payment to the report of it (default 24 h).
 	ClockKind_CLOCK_KIND_RANSOM_PAYMENT ClockKind = 2
+	// From recovery to the concluding report's details, where the regime
+	// sets one (Texas: 10 days; off by default).
+	ClockKind_CLOCK_KIND_CONCLUSION ClockKind = 3
 )
 
 // Enum value maps for ClockKind.
@@ -477,11 +480,13 @@ var (
 		0: "CLOCK_KIND_UNSPECIFIED",
 		1: "CLOCK_KIND_INCIDENT",
 		2: "CLOCK_KIND_RANSOM_PAYMENT",
+		3: "CLOCK_KIND_CONCLUSION",
 	}
 	ClockKind_value = map[string]int32{
 		"CLOCK_KIND_UNSPECIFIED":    0,
 		"CLOCK_KIND_INCIDENT":       1,
 		"CLOCK_KIND_RANSOM_PAYMENT": 2,
+		"CLOCK_KIND_CONCLUSION":     3,
 	}
 )
 
@@ -1229,8 +1234,11 @@ type Supplement struct {
 	// Server-owned.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	CreateUser string                 `protobuf:"bytes,8,opt,name=create_user,json=createUser,proto3" json:"create_user,omitempty"`
-	// RANSOM_PAID: its 24 h clock.
-	Clock         *Clock `protobuf:"bytes,9,opt,name=clock,proto3" json:"clock,omitempty"`
+	// RANSOM_PAID: its 24 h clock; CONCLUDED: the conclusion clock, where
+	// the regime sets one.
+	Clock *Clock `protobuf:"bytes,9,opt,name=clock,proto3" json:"clock,omitempty"`
+	// CONCLUDED: when systems were recovered (starts the conclusion clock).
+	RecoveryTime  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=recovery_time,json=recoveryTime,proto3" json:"recovery_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1324,6 +1332,13 @@ func (x *Supplement) GetCreateUser() string {
 func (x *Supplement) GetClock() *Clock {
 	if x != nil {
 		return x.Clock
+	}
+	return nil
+}
+
+func (x *Supplement) GetRecoveryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecoveryTime
 	}
 	return nil
 }
@@ -2878,7 +2893,7 @@ const file_casebridge_reports_v1_reports_proto_rawDesc = "" +
 	"\vreport_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"reportTime\x12\x12\n" +
 	"\x04late\x18\x05 \x01(\bR\x04late\x12/\n" +
-	"\x13supplement_sequence\x18\x06 \x01(\x05R\x12supplementSequence\"\xc1\x03\n" +
+	"\x13supplement_sequence\x18\x06 \x01(\x05R\x12supplementSequence\"\x82\x04\n" +
 	"\n" +
 	"Supplement\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x05R\bsequence\x12E\n" +
@@ -2892,7 +2907,9 @@ const file_casebridge_reports_v1_reports_proto_rawDesc = "" +
 	"createTime\x12\x1f\n" +
 	"\vcreate_user\x18\b \x01(\tR\n" +
 	"createUser\x122\n" +
-	"\x05clock\x18\t \x01(\v2\x1c.casebridge.reports.v1.ClockR\x05clock\"\xd6\x01\n" +
+	"\x05clock\x18\t \x01(\v2\x1c.casebridge.reports.v1.ClockR\x05clock\x12?\n" +
+	"\rrecovery_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\frecoveryTime\"\xd6\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x128\n" +
 	"\x05state\x18\x02 \x01(\x0e2\".casebridge.reports.v1.ReportStateR\x05state\x12\x12\n" +
@@ -3053,11 +3070,12 @@ const file_casebridge_reports_v1_reports_proto_rawDesc = "" +
 	"\x0fPRIORITY_MEDIUM\x10\x04\x12\x10\n" +
 	"\fPRIORITY_LOW\x10\x05\x12\x1b\n" +
 	"\x17PRIORITY_BASELINE_MINOR\x10\x06\x12 \n" +
-	"\x1cPRIORITY_BASELINE_NEGLIGIBLE\x10\a*_\n" +
+	"\x1cPRIORITY_BASELINE_NEGLIGIBLE\x10\a*z\n" +
 	"\tClockKind\x12\x1a\n" +
 	"\x16CLOCK_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CLOCK_KIND_INCIDENT\x10\x01\x12\x1d\n" +
-	"\x19CLOCK_KIND_RANSOM_PAYMENT\x10\x02*\x90\x01\n" +
+	"\x19CLOCK_KIND_RANSOM_PAYMENT\x10\x02\x12\x19\n" +
+	"\x15CLOCK_KIND_CONCLUSION\x10\x03*\x90\x01\n" +
 	"\x0eSupplementKind\x12\x1f\n" +
 	"\x1bSUPPLEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19SUPPLEMENT_KIND_NEW_FACTS\x10\x01\x12\x1f\n" +
@@ -3165,63 +3183,64 @@ var file_casebridge_reports_v1_reports_proto_depIdxs = []int32{
 	44, // 22: casebridge.reports.v1.Supplement.payment_time:type_name -> google.protobuf.Timestamp
 	44, // 23: casebridge.reports.v1.Supplement.create_time:type_name -> google.protobuf.Timestamp
 	16, // 24: casebridge.reports.v1.Supplement.clock:type_name -> casebridge.reports.v1.Clock
-	0,  // 25: casebridge.reports.v1.Event.state:type_name -> casebridge.reports.v1.ReportState
-	44, // 26: casebridge.reports.v1.Event.time:type_name -> google.protobuf.Timestamp
-	0,  // 27: casebridge.reports.v1.IncidentReport.state:type_name -> casebridge.reports.v1.ReportState
-	6,  // 28: casebridge.reports.v1.IncidentReport.priority:type_name -> casebridge.reports.v1.Priority
-	15, // 29: casebridge.reports.v1.IncidentReport.details:type_name -> casebridge.reports.v1.IncidentDetails
-	16, // 30: casebridge.reports.v1.IncidentReport.clocks:type_name -> casebridge.reports.v1.Clock
-	17, // 31: casebridge.reports.v1.IncidentReport.supplements:type_name -> casebridge.reports.v1.Supplement
-	18, // 32: casebridge.reports.v1.IncidentReport.history:type_name -> casebridge.reports.v1.Event
-	44, // 33: casebridge.reports.v1.IncidentReport.submit_time:type_name -> google.protobuf.Timestamp
-	44, // 34: casebridge.reports.v1.IncidentReport.create_time:type_name -> google.protobuf.Timestamp
-	44, // 35: casebridge.reports.v1.IncidentReport.update_time:type_name -> google.protobuf.Timestamp
-	19, // 36: casebridge.reports.v1.CreateIncidentReportRequest.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 37: casebridge.reports.v1.CreateIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 38: casebridge.reports.v1.GetIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 39: casebridge.reports.v1.ListIncidentReportsResponse.reports:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 40: casebridge.reports.v1.UpdateIncidentReportRequest.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 41: casebridge.reports.v1.UpdateIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 42: casebridge.reports.v1.SubmitIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	17, // 43: casebridge.reports.v1.AddSupplementRequest.supplement:type_name -> casebridge.reports.v1.Supplement
-	19, // 44: casebridge.reports.v1.AddSupplementResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	6,  // 45: casebridge.reports.v1.AcknowledgeIncidentReportRequest.priority:type_name -> casebridge.reports.v1.Priority
-	19, // 46: casebridge.reports.v1.AcknowledgeIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	6,  // 47: casebridge.reports.v1.SetIncidentReportPriorityRequest.priority:type_name -> casebridge.reports.v1.Priority
-	19, // 48: casebridge.reports.v1.SetIncidentReportPriorityResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 49: casebridge.reports.v1.RequestIncidentReportInformationResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 50: casebridge.reports.v1.ShareIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 51: casebridge.reports.v1.OpenCaseFromIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	19, // 52: casebridge.reports.v1.CloseIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
-	20, // 53: casebridge.reports.v1.IncidentReportService.CreateIncidentReport:input_type -> casebridge.reports.v1.CreateIncidentReportRequest
-	22, // 54: casebridge.reports.v1.IncidentReportService.GetIncidentReport:input_type -> casebridge.reports.v1.GetIncidentReportRequest
-	24, // 55: casebridge.reports.v1.IncidentReportService.ListIncidentReports:input_type -> casebridge.reports.v1.ListIncidentReportsRequest
-	26, // 56: casebridge.reports.v1.IncidentReportService.UpdateIncidentReport:input_type -> casebridge.reports.v1.UpdateIncidentReportRequest
-	28, // 57: casebridge.reports.v1.IncidentReportService.SubmitIncidentReport:input_type -> casebridge.reports.v1.SubmitIncidentReportRequest
-	30, // 58: casebridge.reports.v1.IncidentReportService.AddSupplement:input_type -> casebridge.reports.v1.AddSupplementRequest
-	32, // 59: casebridge.reports.v1.IncidentReportService.AcknowledgeIncidentReport:input_type -> casebridge.reports.v1.AcknowledgeIncidentReportRequest
-	34, // 60: casebridge.reports.v1.IncidentReportService.SetIncidentReportPriority:input_type -> casebridge.reports.v1.SetIncidentReportPriorityRequest
-	36, // 61: casebridge.reports.v1.IncidentReportService.RequestIncidentReportInformation:input_type -> casebridge.reports.v1.RequestIncidentReportInformationRequest
-	38, // 62: casebridge.reports.v1.IncidentReportService.ShareIncidentReport:input_type -> casebridge.reports.v1.ShareIncidentReportRequest
-	40, // 63: casebridge.reports.v1.IncidentReportService.OpenCaseFromIncidentReport:input_type -> casebridge.reports.v1.OpenCaseFromIncidentReportRequest
-	42, // 64: casebridge.reports.v1.IncidentReportService.CloseIncidentReport:input_type -> casebridge.reports.v1.CloseIncidentReportRequest
-	21, // 65: casebridge.reports.v1.IncidentReportService.CreateIncidentReport:output_type -> casebridge.reports.v1.CreateIncidentReportResponse
-	23, // 66: casebridge.reports.v1.IncidentReportService.GetIncidentReport:output_type -> casebridge.reports.v1.GetIncidentReportResponse
-	25, // 67: casebridge.reports.v1.IncidentReportService.ListIncidentReports:output_type -> casebridge.reports.v1.ListIncidentReportsResponse
-	27, // 68: casebridge.reports.v1.IncidentReportService.UpdateIncidentReport:output_type -> casebridge.reports.v1.UpdateIncidentReportResponse
-	29, // 69: casebridge.reports.v1.IncidentReportService.SubmitIncidentReport:output_type -> casebridge.reports.v1.SubmitIncidentReportResponse
-	31, // 70: casebridge.reports.v1.IncidentReportService.AddSupplement:output_type -> casebridge.reports.v1.AddSupplementResponse
-	33, // 71: casebridge.reports.v1.IncidentReportService.AcknowledgeIncidentReport:output_type -> casebridge.reports.v1.AcknowledgeIncidentReportResponse
-	35, // 72: casebridge.reports.v1.IncidentReportService.SetIncidentReportPriority:output_type -> casebridge.reports.v1.SetIncidentReportPriorityResponse
-	37, // 73: casebridge.reports.v1.IncidentReportService.RequestIncidentReportInformation:output_type -> casebridge.reports.v1.RequestIncidentReportInformationResponse
-	39, // 74: casebridge.reports.v1.IncidentReportService.ShareIncidentReport:output_type -> casebridge.reports.v1.ShareIncidentReportResponse
-	41, // 75: casebridge.reports.v1.IncidentReportService.OpenCaseFromIncidentReport:output_type -> casebridge.reports.v1.OpenCaseFromIncidentReportResponse
-	43, // 76: casebridge.reports.v1.IncidentReportService.CloseIncidentReport:output_type -> casebridge.reports.v1.CloseIncidentReportResponse
-	65, // [65:77] is the sub-list for method output_type
-	53, // [53:65] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	44, // 25: casebridge.reports.v1.Supplement.recovery_time:type_name -> google.protobuf.Timestamp
+	0,  // 26: casebridge.reports.v1.Event.state:type_name -> casebridge.reports.v1.ReportState
+	44, // 27: casebridge.reports.v1.Event.time:type_name -> google.protobuf.Timestamp
+	0,  // 28: casebridge.reports.v1.IncidentReport.state:type_name -> casebridge.reports.v1.ReportState
+	6,  // 29: casebridge.reports.v1.IncidentReport.priority:type_name -> casebridge.reports.v1.Priority
+	15, // 30: casebridge.reports.v1.IncidentReport.details:type_name -> casebridge.reports.v1.IncidentDetails
+	16, // 31: casebridge.reports.v1.IncidentReport.clocks:type_name -> casebridge.reports.v1.Clock
+	17, // 32: casebridge.reports.v1.IncidentReport.supplements:type_name -> casebridge.reports.v1.Supplement
+	18, // 33: casebridge.reports.v1.IncidentReport.history:type_name -> casebridge.reports.v1.Event
+	44, // 34: casebridge.reports.v1.IncidentReport.submit_time:type_name -> google.protobuf.Timestamp
+	44, // 35: casebridge.reports.v1.IncidentReport.create_time:type_name -> google.protobuf.Timestamp
+	44, // 36: casebridge.reports.v1.IncidentReport.update_time:type_name -> google.protobuf.Timestamp
+	19, // 37: casebridge.reports.v1.CreateIncidentReportRequest.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 38: casebridge.reports.v1.CreateIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 39: casebridge.reports.v1.GetIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 40: casebridge.reports.v1.ListIncidentReportsResponse.reports:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 41: casebridge.reports.v1.UpdateIncidentReportRequest.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 42: casebridge.reports.v1.UpdateIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 43: casebridge.reports.v1.SubmitIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	17, // 44: casebridge.reports.v1.AddSupplementRequest.supplement:type_name -> casebridge.reports.v1.Supplement
+	19, // 45: casebridge.reports.v1.AddSupplementResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	6,  // 46: casebridge.reports.v1.AcknowledgeIncidentReportRequest.priority:type_name -> casebridge.reports.v1.Priority
+	19, // 47: casebridge.reports.v1.AcknowledgeIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	6,  // 48: casebridge.reports.v1.SetIncidentReportPriorityRequest.priority:type_name -> casebridge.reports.v1.Priority
+	19, // 49: casebridge.reports.v1.SetIncidentReportPriorityResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 50: casebridge.reports.v1.RequestIncidentReportInformationResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 51: casebridge.reports.v1.ShareIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 52: casebridge.reports.v1.OpenCaseFromIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	19, // 53: casebridge.reports.v1.CloseIncidentReportResponse.report:type_name -> casebridge.reports.v1.IncidentReport
+	20, // 54: casebridge.reports.v1.IncidentReportService.CreateIncidentReport:input_type -> casebridge.reports.v1.CreateIncidentReportRequest
+	22, // 55: casebridge.reports.v1.IncidentReportService.GetIncidentReport:input_type -> casebridge.reports.v1.GetIncidentReportRequest
+	24, // 56: casebridge.reports.v1.IncidentReportService.ListIncidentReports:input_type -> casebridge.reports.v1.ListIncidentReportsRequest
+	26, // 57: casebridge.reports.v1.IncidentReportService.UpdateIncidentReport:input_type -> casebridge.reports.v1.UpdateIncidentReportRequest
+	28, // 58: casebridge.reports.v1.IncidentReportService.SubmitIncidentReport:input_type -> casebridge.reports.v1.SubmitIncidentReportRequest
+	30, // 59: casebridge.reports.v1.IncidentReportService.AddSupplement:input_type -> casebridge.reports.v1.AddSupplementRequest
+	32, // 60: casebridge.reports.v1.IncidentReportService.AcknowledgeIncidentReport:input_type -> casebridge.reports.v1.AcknowledgeIncidentReportRequest
+	34, // 61: casebridge.reports.v1.IncidentReportService.SetIncidentReportPriority:input_type -> casebridge.reports.v1.SetIncidentReportPriorityRequest
+	36, // 62: casebridge.reports.v1.IncidentReportService.RequestIncidentReportInformation:input_type -> casebridge.reports.v1.RequestIncidentReportInformationRequest
+	38, // 63: casebridge.reports.v1.IncidentReportService.ShareIncidentReport:input_type -> casebridge.reports.v1.ShareIncidentReportRequest
+	40, // 64: casebridge.reports.v1.IncidentReportService.OpenCaseFromIncidentReport:input_type -> casebridge.reports.v1.OpenCaseFromIncidentReportRequest
+	42, // 65: casebridge.reports.v1.IncidentReportService.CloseIncidentReport:input_type -> casebridge.reports.v1.CloseIncidentReportRequest
+	21, // 66: casebridge.reports.v1.IncidentReportService.CreateIncidentReport:output_type -> casebridge.reports.v1.CreateIncidentReportResponse
+	23, // 67: casebridge.reports.v1.IncidentReportService.GetIncidentReport:output_type -> casebridge.reports.v1.GetIncidentReportResponse
+	25, // 68: casebridge.reports.v1.IncidentReportService.ListIncidentReports:output_type -> casebridge.reports.v1.ListIncidentReportsResponse
+	27, // 69: casebridge.reports.v1.IncidentReportService.UpdateIncidentReport:output_type -> casebridge.reports.v1.UpdateIncidentReportResponse
+	29, // 70: casebridge.reports.v1.IncidentReportService.SubmitIncidentReport:output_type -> casebridge.reports.v1.SubmitIncidentReportResponse
+	31, // 71: casebridge.reports.v1.IncidentReportService.AddSupplement:output_type -> casebridge.reports.v1.AddSupplementResponse
+	33, // 72: casebridge.reports.v1.IncidentReportService.AcknowledgeIncidentReport:output_type -> casebridge.reports.v1.AcknowledgeIncidentReportResponse
+	35, // 73: casebridge.reports.v1.IncidentReportService.SetIncidentReportPriority:output_type -> casebridge.reports.v1.SetIncidentReportPriorityResponse
+	37, // 74: casebridge.reports.v1.IncidentReportService.RequestIncidentReportInformation:output_type -> casebridge.reports.v1.RequestIncidentReportInformationResponse
+	39, // 75: casebridge.reports.v1.IncidentReportService.ShareIncidentReport:output_type -> casebridge.reports.v1.ShareIncidentReportResponse
+	41, // 76: casebridge.reports.v1.IncidentReportService.OpenCaseFromIncidentReport:output_type -> casebridge.reports.v1.OpenCaseFromIncidentReportResponse
+	43, // 77: casebridge.reports.v1.IncidentReportService.CloseIncidentReport:output_type -> casebridge.reports.v1.CloseIncidentReportResponse
+	66, // [66:78] is the sub-list for method output_type
+	54, // [54:66] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_reports_v1_reports_proto_init() }
