@@ -35,6 +35,7 @@ import (
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 	"github.com/casebridge/casebridge/pkg/rpc"
 )
 
@@ -89,6 +90,7 @@ var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.Cl
 	"audit":         auditv1.RegisterAuditServiceHandler,
 	"referrals":     referralsv1.RegisterReferralServiceHandler,
 	"notifications": notificationsv1.RegisterNotificationServiceHandler,
+	"reports":       reportsv1.RegisterIncidentReportServiceHandler,
 }
 
 // Services is the list of upstream names the gateway knows.

@@ -17,6 +17,7 @@ import (
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // serveFlags are the flags of serve (and, in part, dev).
@@ -32,7 +33,8 @@ type serveFlags struct {
 	oidcStateWide, oidcRequireMFA                                             bool
 	issuersFile                                                               string
 	upstreams                                                                 map[string]string
-	referralAckDue                                                            time.Duration
+	referralAckDue, incidentDue, ransomDue, conclusionDue                     time.Duration
+	incidentTriage                                                            []string
 	webClientID, webClientSecret, sessionKeyFile                              string
 
 	tlsCert, tlsKey     string
@@ -102,6 +104,10 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.smtpURL, "smtp-url", "", "SMTP server for notification e-mail: smtps://user:pass@host:465 (TLS), smtp+starttls://user:pass@host:587 (STARTTLS) or smtp://host:25 (plain, local relay); empty: no e-mail")
 	fs.StringVar(&f.smtpFrom, "smtp-from", "", "From address of notification e-mail (required with --smtp-url)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false, "let agency webhooks target loopback, private and link-local addresses (development only)")
+	fs.DurationVar(&f.incidentDue, "incident-report-due", reports.DefaultIncidentDue, "incident reporting regime: time from discovery to the initial incident report")
+	fs.DurationVar(&f.ransomDue, "ransom-payment-report-due", reports.DefaultRansomDue, "incident reporting regime: time from a ransom payment to its report")
+	fs.DurationVar(&f.conclusionDue, "incident-conclusion-report-due", 0, "incident reporting regime: time from recovery to the concluding report (0: no such clock; Texas: 240h)")
+	fs.StringSliceVar(&f.incidentTriage, "incident-report-triage", reports.DefaultTriageORIs, "ORIs of the agencies that triage every submitted incident report; the first receives it and numbers it (<ORI>-IR-<YYYY>-<NNNNN>)")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
 		defRole = "casebridge_app" // dev: the superuser of the private cluster SET ROLEs
@@ -119,6 +125,7 @@ func (f *serveFlags) config() app.Config {
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
 		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate, PackageKeyFile: f.packageKeyFile,
 		SMTPURL: f.smtpURL, SMTPFrom: f.smtpFrom, WebhookAllowPrivate: f.webhookAllowPrivate,
+		IncidentReports: reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, ConclusionDue: f.conclusionDue, TriageORIs: f.incidentTriage},
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

@@ -22,7 +22,8 @@ func newApp(t *testing.T, now *time.Time, public string) *web.App {
 	conn, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	conns := map[string]*grpc.ClientConn{"cases": conn, "evidence": conn, "referrals": conn, "liaison": conn, "audit": conn, "notifications": conn}
+	conns := map[string]*grpc.ClientConn{"cases": conn, "evidence": conn, "referrals": conn, "liaison": conn, "audit": conn,
+		"notifications": conn, "reports": conn}
 	a, err := web.New(web.Config{Conns: conns, PublicURL: public, IssuerURL: "http://idp.test", ClientID: "c",
 		SessionKey: make([]byte, web.KeySize), Now: func() time.Time { return *now }})
 	require.NoError(t, err)

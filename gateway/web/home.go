@@ -13,6 +13,11 @@ import (
 // open referral inbox (due and overdue), recently changed cases, and the
 // chart of my agency's open cases.
 func (a *App) myWork(w http.ResponseWriter, r *http.Request, s *session) {
+	if s.publicEntity() {
+		// A public entity's users have reports, not cases (issue 19).
+		a.myReports(w, r, s)
+		return
+	}
 	ctx, cancel := a.rpc(r, s)
 	defer cancel()
 	data := map[string]any{}

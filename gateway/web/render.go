@@ -65,14 +65,39 @@ var funcs = template.FuncMap{
 	},
 	"str": func(v any) string { return fmt.Sprint(v) },
 	"svg": func(s string) template.HTML { return template.HTML(s) }, // only for SVG built by svg.go, which escapes every text
+	// Incident reports (issue 19): plain words for the reporter's form.
+	"dataLabel":  func(v any) string { return dataLabels[fmt.Sprint(v)] },
+	"hundredths": func(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) },
+	"partyLabel": func(v any) string { return partyLabels[fmt.Sprint(v)] },
 }
+
+// dataLabels and partyLabels say the incident report's enums in words a
+// town clerk knows.
+var (
+	dataLabels = map[string]string{
+		"DATA_CATEGORY_PII":             "Personal information (names with SSNs, driver's licences, addresses)",
+		"DATA_CATEGORY_PHI":             "Health information",
+		"DATA_CATEGORY_CJI":             "Police or court records (criminal justice information)",
+		"DATA_CATEGORY_STUDENT_RECORDS": "Student records",
+		"DATA_CATEGORY_FINANCIAL":       "Bank, card or payroll information",
+	}
+	partyLabels = map[string]string{
+		"NOTIFIED_PARTY_CISA":            "CISA (federal Cybersecurity and Infrastructure Security Agency)",
+		"NOTIFIED_PARTY_MS_ISAC":         "MS-ISAC",
+		"NOTIFIED_PARTY_FBI_IC3":         "FBI or IC3",
+		"NOTIFIED_PARTY_INSURER":         "Our cyber insurer",
+		"NOTIFIED_PARTY_OUTSIDE_COUNSEL": "Our lawyers (outside counsel)",
+		"NOTIFIED_PARTY_OTHER":           "Someone else",
+	}
+)
 
 // label turns an enum name into words.
 func label(v any) string {
 	s := fmt.Sprint(v)
 	for _, p := range []string{"STATUS_", "CLASSIFICATION_", "PRIORITY_", "RELATION_", "REFERRAL_KIND_", "REFERRAL_STATE_",
 		"HELP_WANTED_", "URGENCY_", "REFERRAL_REASON_", "SHARE_RELATION_", "KIND_", "CUSTODY_ACTION_", "NOTE_KIND_",
-		"DISPOSITION_", "LEGAL_AUTHORITY_TYPE_", "AGENCY_KIND_", "DATA_CATEGORY_", "CHANNEL_", "ROLE_GRANT_STATE_"} {
+		"DISPOSITION_", "LEGAL_AUTHORITY_TYPE_", "AGENCY_KIND_", "DATA_CATEGORY_", "CHANNEL_", "ROLE_GRANT_STATE_",
+		"REPORT_STATE_", "INCIDENT_TYPE_", "CLOCK_KIND_", "SUPPLEMENT_KIND_", "OUTCOME_", "INDICATOR_TYPE_", "AGENCY_SECTOR_"} {
 		if strings.HasPrefix(s, p) {
 			s = strings.TrimPrefix(s, p)
 			break
@@ -80,6 +105,9 @@ func label(v any) string {
 	}
 	if s == "UNSPECIFIED" {
 		return ""
+	}
+	if s == "DDOS" {
+		return "Denial of service (DDoS)"
 	}
 	s = strings.ToLower(strings.ReplaceAll(s, "_", " "))
 	if s == "" {

@@ -41,6 +41,7 @@ import (
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 )
 
 //go:embed static templates
@@ -54,7 +55,7 @@ const DefaultIdleLock = 30 * time.Minute
 type Config struct {
 	Logger *slog.Logger
 	// Conns are the gateway's client connections by service name (cases,
-	// evidence, referrals, liaison, audit).
+	// evidence, referrals, liaison, audit, reports).
 	Conns map[string]*grpc.ClientConn
 	// PublicURL is the gateway's base URL as browsers see it: the OIDC
 	// redirect URI derives from it, and an https URL makes cookies Secure.
@@ -92,6 +93,7 @@ type App struct {
 	liaison   liaisonv1.LiaisonServiceClient
 	audit     auditv1.AuditServiceClient
 	notify    notificationsv1.NotificationServiceClient
+	reports   reportsv1.IncidentReportServiceClient
 
 	oidcMu   sync.Mutex
 	oauth    *oauth2.Config
@@ -113,7 +115,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.IssuerURL == "" || cfg.ClientID == "" {
 		return nil, errors.New("web: an OIDC issuer and client id are required")
 	}
-	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit", "notifications"} {
+	for _, name := range []string{"cases", "evidence", "referrals", "liaison", "audit", "notifications", "reports"} {
 		if cfg.Conns[name] == nil {
 			return nil, fmt.Errorf("web: no connection to service %q", name)
 		}
@@ -138,6 +140,7 @@ func New(cfg Config) (*App, error) {
 		liaison:     liaisonv1.NewLiaisonServiceClient(cfg.Conns["liaison"]),
 		audit:       auditv1.NewAuditServiceClient(cfg.Conns["audit"]),
 		notify:      notificationsv1.NewNotificationServiceClient(cfg.Conns["notifications"]),
+		reports:     reportsv1.NewIncidentReportServiceClient(cfg.Conns["reports"]),
 	}
 	if a.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -212,6 +215,15 @@ func (a *App) routes() {
 	m.Handle("POST /users", a.auth(a.createUser))
 	m.Handle("GET /users/{id}", a.auth(a.showUser))
 	m.Handle("POST /users/{id}/{action}", a.auth(a.userAction))
+	m.Handle("GET /agencies/register", a.auth(a.registerForm))
+	m.Handle("POST /agencies/register", a.auth(a.registerEntity))
+	m.Handle("GET /reports", a.auth(a.listReports))
+	m.Handle("GET /reports/new", a.auth(a.newReport))
+	m.Handle("POST /reports", a.auth(a.saveReport))
+	m.Handle("GET /reports/{id}", a.auth(a.showReport))
+	m.Handle("POST /reports/{id}", a.auth(a.saveReport))
+	m.Handle("POST /reports/{id}/updates", a.auth(a.addUpdate))
+	m.Handle("POST /reports/{id}/{action}", a.auth(a.reportAction))
 	m.Handle("GET /audit", a.auth(a.auditPage))
 	m.Handle("GET /audit/cases/{id}/csv", a.auth(a.auditCSV))
 	m.Handle("GET /notifications", a.auth(a.inbox))

@@ -39,6 +39,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/notifications"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // Targets returns the targets a process can run: all, gateway, or one service.
@@ -94,6 +95,14 @@ type Config struct {
 	// JobPollInterval is how often idle River workers poll besides being
 	// woken by LISTEN/NOTIFY (0: 1s).
 	JobPollInterval time.Duration
+	// IncidentReports is the incident reporting regime
+	// (--incident-report-due, --ransom-payment-report-due,
+	// --incident-report-triage); zero fields mean the defaults (72h, 24h,
+	// CTCTIC000 and CTCSP0000).
+	IncidentReports reports.Regime
+	// ReportNotifier receives incident-report notices in their
+	// transactions (tests; issue 18 wires notifications here). nil: none.
+	ReportNotifier reports.Notifier
 	// Web application (gateway/web): its OIDC client at the first
 	// --oidc-issuer (--oidc-client-id, --oidc-client-secret), or the
 	// development issuer when DevIssuer is set and no client id is given;
@@ -369,7 +378,8 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	}
 	a.jobs = jobs.NewRunner()
 	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
-		PackageKey: pkgKey, Jobs: a.jobs, Notifications: ncfg}
+		PackageKey: pkgKey, Jobs: a.jobs, Notifications: ncfg,
+		IncidentReports: cfg.IncidentReports, ReportNotifier: cfg.ReportNotifier}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

@@ -57,6 +57,7 @@ type fixture struct {
 	target   string // agency-scoped methods: the agency acted on
 	targetID string // a user of target, for user methods
 	user     string // the row's user (e-mail), for per-user records
+	report   string // incident-report rows: the relation (reports_matrix_test.go)
 }
 
 // call is one RPC, spelled for both transports.
@@ -550,6 +551,8 @@ func setupRow(t *testing.T, s *apptest.System, r matrixRow) *fixture {
 	switch r.relation {
 	case "member":
 		f.target = f.actor
+	case "report_org", "report_triage", "report_partner", "report_none":
+		f.report = r.relation
 	case "other":
 		f.target = demo.AgencyID("hartford")
 		if f.actor == f.target {

@@ -14,6 +14,7 @@ import (
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
 	notificationsv1 "github.com/casebridge/casebridge/gen/casebridge/notifications/v1"
 	referralsv1 "github.com/casebridge/casebridge/gen/casebridge/referrals/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/jobs"
 	auditsvc "github.com/casebridge/casebridge/services/audit"
@@ -22,6 +23,7 @@ import (
 	"github.com/casebridge/casebridge/services/liaison"
 	"github.com/casebridge/casebridge/services/notifications"
 	"github.com/casebridge/casebridge/services/referrals"
+	"github.com/casebridge/casebridge/services/reports"
 )
 
 // Deps is what a service gets from the process.
@@ -44,6 +46,13 @@ type Deps struct {
 	Jobs *jobs.Runner
 	// Notifications configures the notification service's delivery.
 	Notifications notifications.Config
+	// IncidentReports is the incident reporting regime (--incident-report-*
+	// flags; zero fields: the service defaults).
+	IncidentReports reports.Regime
+	// ReportNotifier receives the incident-report notices inside their
+	// transactions (services/reports/events.go); nil: none. To be wired to
+	// notifications (issue 18).
+	ReportNotifier reports.Notifier
 }
 
 // service is one gRPC service this binary can run.
@@ -101,6 +110,12 @@ var services = []service{
 		notificationsv1.RegisterNotificationServiceServer(s, srv)
 		return notificationsv1.NotificationService_ServiceDesc.ServiceName
 	}, notifications.MethodRules},
+	{"reports", func(s *grpc.Server, d Deps) string {
+		reportsv1.RegisterIncidentReportServiceServer(s, reports.NewServer(d.Pool, d.Authz,
+			casesv1.NewCaseServiceClient(d.Conn("cases")), liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")),
+			d.Logger, d.IncidentReports).WithNotifier(d.ReportNotifier))
+		return reportsv1.IncidentReportService_ServiceDesc.ServiceName
+	}, reports.MethodRules},
 }
 
 // methodRules merges the method rules of every service.

@@ -35,6 +35,17 @@ var Agencies = []Agency{
 	{"ctic", "Connecticut Intelligence Center", "REGIONAL", "CTCTIC000", "State of Connecticut"},
 	{"fbi", "FBI New Haven Field Office", "FEDERAL", "CTFBINH00", "District of Connecticut"},
 	{"usss", "U.S. Secret Service — New Haven", "FEDERAL", "CTUSSS000", "District of Connecticut"},
+	// Public entities that report cyber incidents to the state (issue 19).
+	// They have no NCIC ORI; the directory gives them identifiers of the
+	// same shape.
+	{"townofexample", "Town of Example", "PUBLIC_ENTITY", "CTTOEX000", "Town of Example"},
+	{"exampleschools", "Example Regional School District", "PUBLIC_ENTITY", "CTERSD000", "Town of Example"},
+}
+
+// Sectors of the demo public entities (issue 19), by agency key.
+var Sectors = map[string]string{
+	"townofexample":  "MUNICIPAL_GOVERNMENT",
+	"exampleschools": "K12_SCHOOL_DISTRICT",
 }
 
 // Users of the demo world.
@@ -58,6 +69,13 @@ var Users = []User{
 	// A special agent who opens the field office's own cases (DESIGN.md §6).
 	{"sa.jones@fbi.example", "fbi", "SA Jordan Jones", []string{"detective"}},
 	{"sa.ito@usss.example", "usss", "SA Ken Ito", []string{"liaison"}},
+	// Incident reporting (issue 19): a reporter in each public entity, the
+	// town's administrator (adds reporters), and a second CTIC analyst on
+	// the triage desk.
+	{"it.director@townofexample.example", "townofexample", "Pat Rivera, IT Director", []string{"reporter"}},
+	{"admin@townofexample.example", "townofexample", "Town of Example Administrator", []string{"admin"}},
+	{"tech.coordinator@exampleschools.example", "exampleschools", "Sam Okafor, Technology Coordinator", []string{"reporter"}},
+	{"an.hughes@ctic.example", "ctic", "Analyst Jamie Hughes", []string{"analyst"}},
 }
 
 var namespace = uuid.MustParse("6f1c8a52-3d0e-4f43-9b7e-2a9d4c1e5b70")
@@ -75,8 +93,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	added := false
 	err := postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 		for _, a := range Agencies {
-			tag, err := tx.Exec(ctx, `INSERT INTO liaison.agencies (id, ori, name, kind, jurisdiction)
-				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, AgencyID(a.Key), a.ORI, a.Name, a.Kind, a.Jurisdiction)
+			tag, err := tx.Exec(ctx, `INSERT INTO liaison.agencies (id, ori, name, kind, jurisdiction, sector)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, AgencyID(a.Key), a.ORI, a.Name, a.Kind, a.Jurisdiction, Sectors[a.Key])
 			if err != nil {
 				return fmt.Errorf("seed agency %s: %w", a.Key, err)
 			}

@@ -70,6 +70,8 @@ var Contacts = []Contact{
 	{"ctic", "Analyst Rosa Garcia", "Cyber Intelligence Analyst", "860-555-0140", "an.garcia@ctic.example", "860-555-0149", []string{"threat intelligence", "indicators"}},
 	{"fbi", "SA Chris Harris", "Cyber Squad Liaison", "203-555-0150", "sa.harris@fbi.example", "203-555-0159", []string{"intrusions", "ransomware", "IC3"}},
 	{"usss", "SA Ken Ito", "Cyber Fraud Task Force", "203-555-0160", "sa.ito@usss.example", "203-555-0169", []string{"wire fraud", "cryptocurrency"}},
+	{"townofexample", "Pat Rivera", "IT Director", "860-555-0170", "it.director@townofexample.example", "860-555-0179", []string{"incident reports"}},
+	{"exampleschools", "Sam Okafor", "Technology Coordinator", "860-555-0180", "tech.coordinator@exampleschools.example", "", []string{"incident reports"}},
 }
 
 // Liaisons of the demo world: liaison officer e-mail → partner agency keys.

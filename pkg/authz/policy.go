@@ -29,9 +29,9 @@ var defaultPolicy string
 // The vocabulary a policy may use. A line naming anything else is refused at
 // load, so a typo cannot silently deny (or a rename silently allow).
 var (
-	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin"}
-	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "*"}
-	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder}
+	Roles     = []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin", "reporter"}
+	Kinds     = []string{"STATE", "MUNICIPAL", "REGIONAL", "FEDERAL", "PUBLIC_ENTITY", "*"}
+	Relations = []string{RelLead, RelContributor, RelViewer, RelRequester, RelRecipient, RelMember, RelHolder, RelTriage, RelPartner}
 	// Objects maps each object type to its actions.
 	Objects = map[string][]string{
 		"case":        {"create", "read", "update", "close", "reopen", "share", "unshare", "explain_access", "read_audit", "export"},
@@ -66,8 +66,34 @@ var (
 		// by its admins on the member relation. A user's own inbox and
 		// preferences need no policy (every authenticated user).
 		"webhook": {"read", "create", "update", "delete"},
+		// Registering a public entity in the directory (issue 19).
+		"agency": {"create"},
+		// Incident reports (issue 19), resource type "incident_report": the
+		// reporting organisation holds lead, the state's triage agencies
+		// triage, partners it was shared with partner. read decides
+		// visibility; read_triage shows what only law enforcement sees (the
+		// case opened from it, sharing steps).
+		"incident_report": {"create", "read", "update", "submit", "supplement", "read_triage", "acknowledge",
+			"prioritize", "request_information", "share", "open_case", "close"},
 	}
 )
+
+// kindRoles limits the roles that count in an agency of a kind (issue 19).
+// A public entity's users report incidents and never see cases: whatever
+// roles an administrator or an identity provider gives them, only reporter
+// and admin count, so no `*`-kind line for detectives, analysts or
+// liaisons ever applies to them. Kinds not listed allow every role.
+var kindRoles = map[string][]string{"PUBLIC_ENTITY": {"reporter", "admin"}}
+
+// RoleAllowed reports whether role counts in an agency of kind; the
+// directory refuses to give a user a role that would not count.
+func RoleAllowed(kind, role string) bool {
+	allowed, ok := kindRoles[kind]
+	if role == "reporter" {
+		return kind == "PUBLIC_ENTITY"
+	}
+	return !ok || slices.Contains(allowed, role)
+}
 
 // Relation names.
 const (
@@ -81,6 +107,14 @@ const (
 	// RelHolder is the relation of the agency holding an evidence item (on
 	// resource type "evidence"): its custodians record custody and checks.
 	RelHolder = "holder"
+	// RelTriage is the relation of the state's triage agencies (CTIC, the
+	// CSP unit) to a submitted incident report (issue 19).
+	RelTriage = "triage"
+	// RelPartner is the relation of a partner agency an incident report
+	// was shared with (issue 19): it reads the report. Not viewer: viewer
+	// and contributor are a case's disseminations, capped by the lead's
+	// agreements; a report is not a case and has no lead.
+	RelPartner = "partner"
 )
 
 // Rule is one policy line.
@@ -286,6 +320,9 @@ func (e *Engine) Allowed(roles []string, kind, relation, obj, act string) (bool,
 	en := e.cur.Load()
 	var matched []string
 	for _, role := range roles {
+		if !RoleAllowed(kind, role) {
+			continue
+		}
 		if d := en.decide(role, kind, relation, obj, act); d.ok {
 			matched = append(matched, d.line+" (as "+role+")")
 		}
@@ -306,7 +343,7 @@ func (e *Engine) Permitting(roles []string, kind, obj, act string) []string {
 	var rels []string
 	for _, rel := range Relations {
 		for _, role := range sorted {
-			if en.decide(role, kind, rel, obj, act).ok {
+			if RoleAllowed(kind, role) && en.decide(role, kind, rel, obj, act).ok {
 				rels = append(rels, rel)
 				break
 			}

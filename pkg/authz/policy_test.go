@@ -74,3 +74,35 @@ p, detective, MUNICIPAL, requester, case, read
 	require.False(t, got)
 	require.True(t, slices.Equal([]string{"lead"}, e.Permitting([]string{"analyst"}, "STATE", "case", "read")))
 }
+
+// A public entity's users count only as reporters or admins (issue 19):
+// given detective, analyst or liaison by mistake, they still reach no case.
+func TestPublicEntityRolesNeverReachCases(t *testing.T) {
+	pol, err := ParsePolicy(DefaultPolicyText())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"detective", "supervisor", "liaison", "analyst", "evidence_custodian", "auditor", "admin", "reporter"}
+	for obj, acts := range Objects {
+		for _, act := range acts {
+			rels := e.Permitting(all, "PUBLIC_ENTITY", obj, act)
+			switch obj {
+			case "incident_report", "user", "contact", "liaison_assignment", "agreement":
+				continue // the reporter's reports; the admin's own agency records
+			}
+			if len(rels) > 0 {
+				t.Errorf("a PUBLIC_ENTITY user may %s %s under %v", act, obj, rels)
+			}
+		}
+	}
+	if ok, _ := e.Allowed([]string{"reporter"}, "STATE", RelLead, "incident_report", "read"); ok {
+		t.Error("reporter counts outside a public entity")
+	}
+	if ok, _ := e.Allowed([]string{"reporter"}, "PUBLIC_ENTITY", RelLead, "incident_report", "read"); !ok {
+		t.Error("a public entity's reporter reads its own reports")
+	}
+}

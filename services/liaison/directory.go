@@ -4,6 +4,7 @@ package liaison
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/pagetoken"
 	"github.com/casebridge/casebridge/pkg/postgres"
+	"github.com/casebridge/casebridge/pkg/rpc"
 	"github.com/casebridge/casebridge/services/liaison/internal/store"
 )
 
@@ -40,6 +42,7 @@ func agencyToProto(a *store.Agency) *liaisonv1.Agency {
 		Id: a.ID, Ori: a.ORI, Name: a.Name,
 		Kind:         liaisonv1.AgencyKind(liaisonv1.AgencyKind_value["AGENCY_KIND_"+a.Kind]),
 		Jurisdiction: a.Jurisdiction, Active: a.Active,
+		Sector:     liaisonv1.AgencySector(liaisonv1.AgencySector_value["AGENCY_SECTOR_"+a.Sector]),
 		CreateTime: timestamppb.New(a.CreateTime), UpdateTime: timestamppb.New(a.UpdateTime),
 	}
 }
@@ -183,6 +186,9 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 		return nil, toStatus(ctx, s.logger, err)
 	}
 	in := req.GetUser()
+	if err := rolesForKind(p.AgencyKind, in.GetRoles()); err != nil {
+		return nil, err
+	}
 	if addsPrivileged(nil, in.GetRoles()) {
 		// An account created with admin would be a privilege granted by
 		// one person: create it without, then propose the role.
@@ -207,8 +213,67 @@ func (s *DirectoryServer) CreateUser(ctx context.Context, req *liaisonv1.CreateU
 	return &liaisonv1.CreateUserResponse{User: userToProto(u)}, nil
 }
 
+// CreateAgency registers a public entity and, optionally, its first
+// administrator. Only public entities are registered through the API: law
+// enforcement agencies join by the operators' provisioning.
+func (s *DirectoryServer) CreateAgency(ctx context.Context, req *liaisonv1.CreateAgencyRequest) (*liaisonv1.CreateAgencyResponse, error) {
+	p, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.AuthorizeOwnAgency(p, "agency", "create"); err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a := &store.Agency{ID: uuid.NewString(), ORI: req.GetOri(), Name: req.GetName(), Kind: "PUBLIC_ENTITY",
+		Jurisdiction: req.GetJurisdiction(), Sector: strings.TrimPrefix(req.GetSector().String(), "AGENCY_SECTOR_"),
+		Active: true, CreateTime: now, UpdateTime: now}
+	resp := &liaisonv1.CreateAgencyResponse{}
+	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := store.InsertAgency(ctx, tx, a); err != nil {
+			if errors.Is(err, postgres.ErrAlreadyExists) {
+				return rpc.FieldError("ori", "an agency with this identifier is already registered")
+			}
+			return err
+		}
+		audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "agency", a.ID })
+		if req.GetAdminEmail() != "" {
+			u := &store.User{ID: uuid.NewString(), AgencyID: a.ID, Email: strings.ToLower(req.GetAdminEmail()),
+				Roles: []string{"admin"}, Active: true, CreateTime: now, UpdateTime: now, Version: 1}
+			if err := store.InsertUser(ctx, tx, u); err != nil {
+				if errors.Is(err, postgres.ErrAlreadyExists) {
+					return rpc.FieldError("adminEmail", "an account with this e-mail exists")
+				}
+				return err
+			}
+			resp.Admin = userToProto(u)
+		}
+		return audit.Write(ctx, tx)
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp.Agency = agencyToProto(a)
+	return resp, nil
+}
+
 func annotateUser(ctx context.Context, u *store.User) {
 	audit.Annotate(ctx, func(e *audit.Event) { e.ResourceType, e.ResourceID = "user", u.ID })
+}
+
+// rolesForKind refuses roles that would not count in the admin's own agency
+// (its kind): a public entity's users are reporters or admins, and only
+// they are reporters (issue 19; authz.RoleAllowed).
+func rolesForKind(kind string, roles []string) error {
+	for _, r := range roles {
+		if !authz.RoleAllowed(kind, r) {
+			if kind == "PUBLIC_ENTITY" {
+				return rpc.FieldError("user.roles", "a public entity's users are reporter or admin, not "+r)
+			}
+			return rpc.FieldError("user.roles", r+" is the role of a public entity's users")
+		}
+	}
+	return nil
 }
 
 // UpdateUser changes display_name, roles or active. Nobody changes their
@@ -229,6 +294,11 @@ func (s *DirectoryServer) UpdateUser(ctx context.Context, req *liaisonv1.UpdateU
 	}
 	if err := s.authz.AuthorizeAgency(p, in.GetAgencyId(), "user", "update"); err != nil {
 		return nil, toStatus(ctx, s.logger, err)
+	}
+	if mask["roles"] {
+		if err := rolesForKind(p.AgencyKind, in.GetRoles()); err != nil {
+			return nil, err
+		}
 	}
 	if in.GetId() == p.UserID && (mask["active"] || mask["roles"]) {
 		return nil, toStatus(ctx, s.logger, errOwnAccount)

@@ -94,6 +94,9 @@ func (s *DirectoryServer) CreateRoleGrant(ctx context.Context, req *liaisonv1.Cr
 		return nil, toStatus(ctx, s.logger, errOwnAccount)
 	}
 	after := sortedRoles(req.GetRoleGrant().GetRoles())
+	if err := rolesForKind(p.AgencyKind, after); err != nil {
+		return nil, err
+	}
 	var out *store.RoleGrant
 	err = postgres.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := store.LockUser(ctx, tx, req.GetAgencyId(), req.GetUserId())

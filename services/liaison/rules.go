@@ -10,6 +10,7 @@ var MethodRules = authz.MethodRules{
 	liaisonv1.DirectoryService_ListAgencies_FullMethodName:   {Authenticated: true},
 	liaisonv1.DirectoryService_GetAgency_FullMethodName:      {Authenticated: true},
 	liaisonv1.DirectoryService_GetCurrentUser_FullMethodName: {Authenticated: true},
+	liaisonv1.DirectoryService_CreateAgency_FullMethodName:   {Object: "agency", Action: "create"},
 	liaisonv1.DirectoryService_ListUsers_FullMethodName:      {Object: "user", Action: "read"},
 	liaisonv1.DirectoryService_GetUser_FullMethodName:        {Object: "user", Action: "read"},
 	liaisonv1.DirectoryService_CreateUser_FullMethodName:     {Object: "user", Action: "create"},

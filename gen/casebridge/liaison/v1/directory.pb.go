@@ -38,6 +38,10 @@ const (
 	AgencyKind_AGENCY_KIND_MUNICIPAL   AgencyKind = 2
 	AgencyKind_AGENCY_KIND_REGIONAL    AgencyKind = 3
 	AgencyKind_AGENCY_KIND_FEDERAL     AgencyKind = 4
+	// A municipality, school district, utility or other public body that
+	// reports cyber incidents to the state (issue 19); its users never see
+	// cases.
+	AgencyKind_AGENCY_KIND_PUBLIC_ENTITY AgencyKind = 5
 )
 
 // Enum value maps for AgencyKind.
@@ -48,13 +52,15 @@ var (
 		2: "AGENCY_KIND_MUNICIPAL",
 		3: "AGENCY_KIND_REGIONAL",
 		4: "AGENCY_KIND_FEDERAL",
+		5: "AGENCY_KIND_PUBLIC_ENTITY",
 	}
 	AgencyKind_value = map[string]int32{
-		"AGENCY_KIND_UNSPECIFIED": 0,
-		"AGENCY_KIND_STATE":       1,
-		"AGENCY_KIND_MUNICIPAL":   2,
-		"AGENCY_KIND_REGIONAL":    3,
-		"AGENCY_KIND_FEDERAL":     4,
+		"AGENCY_KIND_UNSPECIFIED":   0,
+		"AGENCY_KIND_STATE":         1,
+		"AGENCY_KIND_MUNICIPAL":     2,
+		"AGENCY_KIND_REGIONAL":      3,
+		"AGENCY_KIND_FEDERAL":       4,
+		"AGENCY_KIND_PUBLIC_ENTITY": 5,
 	}
 )
 
@@ -83,6 +89,66 @@ func (x AgencyKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use AgencyKind.Descriptor instead.
 func (AgencyKind) EnumDescriptor() ([]byte, []int) {
 	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{0}
+}
+
+// AgencySector is a public entity's sector (issue 19); unset for
+// law-enforcement agencies.
+type AgencySector int32
+
+const (
+	AgencySector_AGENCY_SECTOR_UNSPECIFIED            AgencySector = 0
+	AgencySector_AGENCY_SECTOR_MUNICIPAL_GOVERNMENT   AgencySector = 1
+	AgencySector_AGENCY_SECTOR_K12_SCHOOL_DISTRICT    AgencySector = 2
+	AgencySector_AGENCY_SECTOR_HIGHER_EDUCATION       AgencySector = 3
+	AgencySector_AGENCY_SECTOR_WATER_WASTEWATER       AgencySector = 4
+	AgencySector_AGENCY_SECTOR_OTHER_CRITICAL_SERVICE AgencySector = 5
+)
+
+// Enum value maps for AgencySector.
+var (
+	AgencySector_name = map[int32]string{
+		0: "AGENCY_SECTOR_UNSPECIFIED",
+		1: "AGENCY_SECTOR_MUNICIPAL_GOVERNMENT",
+		2: "AGENCY_SECTOR_K12_SCHOOL_DISTRICT",
+		3: "AGENCY_SECTOR_HIGHER_EDUCATION",
+		4: "AGENCY_SECTOR_WATER_WASTEWATER",
+		5: "AGENCY_SECTOR_OTHER_CRITICAL_SERVICE",
+	}
+	AgencySector_value = map[string]int32{
+		"AGENCY_SECTOR_UNSPECIFIED":            0,
+		"AGENCY_SECTOR_MUNICIPAL_GOVERNMENT":   1,
+		"AGENCY_SECTOR_K12_SCHOOL_DISTRICT":    2,
+		"AGENCY_SECTOR_HIGHER_EDUCATION":       3,
+		"AGENCY_SECTOR_WATER_WASTEWATER":       4,
+		"AGENCY_SECTOR_OTHER_CRITICAL_SERVICE": 5,
+	}
+)
+
+func (x AgencySector) Enum() *AgencySector {
+	p := new(AgencySector)
+	*p = x
+	return p
+}
+
+func (x AgencySector) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AgencySector) Descriptor() protoreflect.EnumDescriptor {
+	return file_casebridge_liaison_v1_directory_proto_enumTypes[1].Descriptor()
+}
+
+func (AgencySector) Type() protoreflect.EnumType {
+	return &file_casebridge_liaison_v1_directory_proto_enumTypes[1]
+}
+
+func (x AgencySector) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AgencySector.Descriptor instead.
+func (AgencySector) EnumDescriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{1}
 }
 
 // RoleGrantState is where a proposed role change stands.
@@ -129,11 +195,11 @@ func (x RoleGrantState) String() string {
 }
 
 func (RoleGrantState) Descriptor() protoreflect.EnumDescriptor {
-	return file_casebridge_liaison_v1_directory_proto_enumTypes[1].Descriptor()
+	return file_casebridge_liaison_v1_directory_proto_enumTypes[2].Descriptor()
 }
 
 func (RoleGrantState) Type() protoreflect.EnumType {
-	return &file_casebridge_liaison_v1_directory_proto_enumTypes[1]
+	return &file_casebridge_liaison_v1_directory_proto_enumTypes[2]
 }
 
 func (x RoleGrantState) Number() protoreflect.EnumNumber {
@@ -142,7 +208,7 @@ func (x RoleGrantState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoleGrantState.Descriptor instead.
 func (RoleGrantState) EnumDescriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{1}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{2}
 }
 
 // Agency is a law-enforcement agency known to Casebridge.
@@ -151,13 +217,15 @@ type Agency struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// NCIC Originating Agency Identifier: 9 characters, the first two a US
 	// state or territory code.
-	Ori           string                 `protobuf:"bytes,2,opt,name=ori,proto3" json:"ori,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          AgencyKind             `protobuf:"varint,4,opt,name=kind,proto3,enum=casebridge.liaison.v1.AgencyKind" json:"kind,omitempty"`
-	Jurisdiction  string                 `protobuf:"bytes,5,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
-	Active        bool                   `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Ori          string                 `protobuf:"bytes,2,opt,name=ori,proto3" json:"ori,omitempty"`
+	Name         string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Kind         AgencyKind             `protobuf:"varint,4,opt,name=kind,proto3,enum=casebridge.liaison.v1.AgencyKind" json:"kind,omitempty"`
+	Jurisdiction string                 `protobuf:"bytes,5,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
+	Active       bool                   `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Public entities: their sector (the town is the jurisdiction).
+	Sector        AgencySector `protobuf:"varint,9,opt,name=sector,proto3,enum=casebridge.liaison.v1.AgencySector" json:"sector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +316,13 @@ func (x *Agency) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Agency) GetSector() AgencySector {
+	if x != nil {
+		return x.Sector
+	}
+	return AgencySector_AGENCY_SECTOR_UNSPECIFIED
+}
+
 // User is a person who signs in on behalf of an agency.
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -258,7 +333,7 @@ type User struct {
 	Email       string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Roles: detective, supervisor, liaison, analyst, evidence_custodian,
-	// auditor, admin.
+	// auditor, admin, reporter (public entities).
 	Roles  []string `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
 	Active bool     `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
 	// Output only: the trusted issuer and subject this account is bound to
@@ -379,6 +454,138 @@ func (x *User) GetEtag() string {
 	return ""
 }
 
+type CreateAgencyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organisation's identifier in the directory, the shape of an ORI.
+	Ori  string `protobuf:"bytes,1,opt,name=ori,proto3" json:"ori,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The town or area it serves.
+	Jurisdiction string       `protobuf:"bytes,3,opt,name=jurisdiction,proto3" json:"jurisdiction,omitempty"`
+	Sector       AgencySector `protobuf:"varint,4,opt,name=sector,proto3,enum=casebridge.liaison.v1.AgencySector" json:"sector,omitempty"`
+	// Its first administrator: an account bound at their first sign-in.
+	AdminEmail    string `protobuf:"bytes,5,opt,name=admin_email,json=adminEmail,proto3" json:"admin_email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgencyRequest) Reset() {
+	*x = CreateAgencyRequest{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgencyRequest) ProtoMessage() {}
+
+func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
+func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateAgencyRequest) GetOri() string {
+	if x != nil {
+		return x.Ori
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetJurisdiction() string {
+	if x != nil {
+		return x.Jurisdiction
+	}
+	return ""
+}
+
+func (x *CreateAgencyRequest) GetSector() AgencySector {
+	if x != nil {
+		return x.Sector
+	}
+	return AgencySector_AGENCY_SECTOR_UNSPECIFIED
+}
+
+func (x *CreateAgencyRequest) GetAdminEmail() string {
+	if x != nil {
+		return x.AdminEmail
+	}
+	return ""
+}
+
+type CreateAgencyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency *Agency                `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	// The first administrator (absent without admin_email).
+	Admin         *User `protobuf:"bytes,2,opt,name=admin,proto3" json:"admin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgencyResponse) Reset() {
+	*x = CreateAgencyResponse{}
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgencyResponse) ProtoMessage() {}
+
+func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
+func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateAgencyResponse) GetAgency() *Agency {
+	if x != nil {
+		return x.Agency
+	}
+	return nil
+}
+
+func (x *CreateAgencyResponse) GetAdmin() *User {
+	if x != nil {
+		return x.Admin
+	}
+	return nil
+}
+
 type ListAgenciesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -389,7 +596,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +608,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[2]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +621,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -441,7 +648,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +660,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[3]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +673,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -492,7 +699,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +711,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[4]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +724,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAgencyRequest) GetAgencyId() string {
@@ -536,7 +743,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +755,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[5]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +768,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -579,7 +786,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +798,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[6]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +811,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
 }
 
 type GetCurrentUserResponse struct {
@@ -617,7 +824,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +836,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[7]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +849,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -670,7 +877,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +889,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[8]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +902,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListUsersRequest) GetAgencyId() string {
@@ -729,7 +936,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +948,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[9]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +961,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -781,7 +988,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1000,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[10]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1013,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetUserRequest) GetAgencyId() string {
@@ -832,7 +1039,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +1051,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[11]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1064,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -877,7 +1084,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1096,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[12]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1109,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateUserRequest) GetAgencyId() string {
@@ -928,7 +1135,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1147,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[13]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1160,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -973,7 +1180,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1192,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[14]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1205,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -1024,7 +1231,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1243,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[15]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1256,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -1069,7 +1276,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1288,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[16]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1301,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeactivateUserRequest) GetAgencyId() string {
@@ -1120,7 +1327,7 @@ type DeactivateUserResponse struct {
 
 func (x *DeactivateUserResponse) Reset() {
 	*x = DeactivateUserResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1339,7 @@ func (x *DeactivateUserResponse) String() string {
 func (*DeactivateUserResponse) ProtoMessage() {}
 
 func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[17]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1352,7 @@ func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeactivateUserResponse) GetUser() *User {
@@ -1184,7 +1391,7 @@ type RoleGrant struct {
 
 func (x *RoleGrant) Reset() {
 	*x = RoleGrant{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1403,7 @@ func (x *RoleGrant) String() string {
 func (*RoleGrant) ProtoMessage() {}
 
 func (x *RoleGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[18]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1416,7 @@ func (x *RoleGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleGrant.ProtoReflect.Descriptor instead.
 func (*RoleGrant) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RoleGrant) GetId() string {
@@ -1335,7 +1542,7 @@ type CreateRoleGrantRequest struct {
 
 func (x *CreateRoleGrantRequest) Reset() {
 	*x = CreateRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1554,7 @@ func (x *CreateRoleGrantRequest) String() string {
 func (*CreateRoleGrantRequest) ProtoMessage() {}
 
 func (x *CreateRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[19]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1567,7 @@ func (x *CreateRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateRoleGrantRequest) GetAgencyId() string {
@@ -1393,7 +1600,7 @@ type CreateRoleGrantResponse struct {
 
 func (x *CreateRoleGrantResponse) Reset() {
 	*x = CreateRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1612,7 @@ func (x *CreateRoleGrantResponse) String() string {
 func (*CreateRoleGrantResponse) ProtoMessage() {}
 
 func (x *CreateRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[20]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1625,7 @@ func (x *CreateRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1443,7 +1650,7 @@ type ListRoleGrantsRequest struct {
 
 func (x *ListRoleGrantsRequest) Reset() {
 	*x = ListRoleGrantsRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1662,7 @@ func (x *ListRoleGrantsRequest) String() string {
 func (*ListRoleGrantsRequest) ProtoMessage() {}
 
 func (x *ListRoleGrantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[21]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1675,7 @@ func (x *ListRoleGrantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleGrantsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoleGrantsRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRoleGrantsRequest) GetAgencyId() string {
@@ -1516,7 +1723,7 @@ type ListRoleGrantsResponse struct {
 
 func (x *ListRoleGrantsResponse) Reset() {
 	*x = ListRoleGrantsResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1735,7 @@ func (x *ListRoleGrantsResponse) String() string {
 func (*ListRoleGrantsResponse) ProtoMessage() {}
 
 func (x *ListRoleGrantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[22]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1748,7 @@ func (x *ListRoleGrantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleGrantsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoleGrantsResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRoleGrantsResponse) GetRoleGrants() []*RoleGrant {
@@ -1569,7 +1776,7 @@ type ApproveRoleGrantRequest struct {
 
 func (x *ApproveRoleGrantRequest) Reset() {
 	*x = ApproveRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1788,7 @@ func (x *ApproveRoleGrantRequest) String() string {
 func (*ApproveRoleGrantRequest) ProtoMessage() {}
 
 func (x *ApproveRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[23]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1801,7 @@ func (x *ApproveRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ApproveRoleGrantRequest) GetAgencyId() string {
@@ -1627,7 +1834,7 @@ type ApproveRoleGrantResponse struct {
 
 func (x *ApproveRoleGrantResponse) Reset() {
 	*x = ApproveRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1846,7 @@ func (x *ApproveRoleGrantResponse) String() string {
 func (*ApproveRoleGrantResponse) ProtoMessage() {}
 
 func (x *ApproveRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[24]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1859,7 @@ func (x *ApproveRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*ApproveRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ApproveRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1674,7 +1881,7 @@ type RejectRoleGrantRequest struct {
 
 func (x *RejectRoleGrantRequest) Reset() {
 	*x = RejectRoleGrantRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1893,7 @@ func (x *RejectRoleGrantRequest) String() string {
 func (*RejectRoleGrantRequest) ProtoMessage() {}
 
 func (x *RejectRoleGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[25]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1906,7 @@ func (x *RejectRoleGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRoleGrantRequest.ProtoReflect.Descriptor instead.
 func (*RejectRoleGrantRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RejectRoleGrantRequest) GetAgencyId() string {
@@ -1739,7 +1946,7 @@ type RejectRoleGrantResponse struct {
 
 func (x *RejectRoleGrantResponse) Reset() {
 	*x = RejectRoleGrantResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1958,7 @@ func (x *RejectRoleGrantResponse) String() string {
 func (*RejectRoleGrantResponse) ProtoMessage() {}
 
 func (x *RejectRoleGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[26]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1971,7 @@ func (x *RejectRoleGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRoleGrantResponse.ProtoReflect.Descriptor instead.
 func (*RejectRoleGrantResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{26}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RejectRoleGrantResponse) GetRoleGrant() *RoleGrant {
@@ -1782,7 +1989,7 @@ type SignOutRequest struct {
 
 func (x *SignOutRequest) Reset() {
 	*x = SignOutRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +2001,7 @@ func (x *SignOutRequest) String() string {
 func (*SignOutRequest) ProtoMessage() {}
 
 func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[27]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +2014,7 @@ func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
 func (*SignOutRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{27}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 type SignOutResponse struct {
@@ -1818,7 +2025,7 @@ type SignOutResponse struct {
 
 func (x *SignOutResponse) Reset() {
 	*x = SignOutResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +2037,7 @@ func (x *SignOutResponse) String() string {
 func (*SignOutResponse) ProtoMessage() {}
 
 func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[28]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +2050,7 @@ func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
 func (*SignOutResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{28}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 type SignOutEverywhereRequest struct {
@@ -1854,7 +2061,7 @@ type SignOutEverywhereRequest struct {
 
 func (x *SignOutEverywhereRequest) Reset() {
 	*x = SignOutEverywhereRequest{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2073,7 @@ func (x *SignOutEverywhereRequest) String() string {
 func (*SignOutEverywhereRequest) ProtoMessage() {}
 
 func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[29]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2086,7 @@ func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{29}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{31}
 }
 
 type SignOutEverywhereResponse struct {
@@ -1890,7 +2097,7 @@ type SignOutEverywhereResponse struct {
 
 func (x *SignOutEverywhereResponse) Reset() {
 	*x = SignOutEverywhereResponse{}
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2109,7 @@ func (x *SignOutEverywhereResponse) String() string {
 func (*SignOutEverywhereResponse) ProtoMessage() {}
 
 func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[30]
+	mi := &file_casebridge_liaison_v1_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,14 +2122,14 @@ func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
-	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{30}
+	return file_casebridge_liaison_v1_directory_proto_rawDescGZIP(), []int{32}
 }
 
 var File_casebridge_liaison_v1_directory_proto protoreflect.FileDescriptor
 
 const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"%casebridge/liaison/v1/directory.proto\x12\x15casebridge.liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n" +
+	"%casebridge/liaison/v1/directory.proto\x12\x15casebridge.liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
 	"\x06Agency\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03ori\x18\x02 \x01(\tR\x03ori\x12\x12\n" +
@@ -1933,15 +2140,16 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd9\x03\n" +
+	"updateTime\x12;\n" +
+	"\x06sector\x18\t \x01(\x0e2#.casebridge.liaison.v1.AgencySectorR\x06sector\"\xe3\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12#\n" +
 	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
 	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
-	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12q\n" +
-	"\x05roles\x18\x05 \x03(\tB[\xbaHX\x92\x01U\x10\a\x18\x01\"OrMR\tdetectiveR\n" +
-	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\x05roles\x12\x16\n" +
+	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12{\n" +
+	"\x05roles\x18\x05 \x03(\tBe\xbaHb\x92\x01_\x10\b\x18\x01\"YrWR\tdetectiveR\n" +
+	"supervisorR\aliaisonR\aanalystR\x12evidence_custodianR\aauditorR\x05adminR\breporterR\x05roles\x12\x16\n" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x12\x16\n" +
 	"\x06issuer\x18\a \x01(\tR\x06issuer\x12\x18\n" +
 	"\asubject\x18\b \x01(\tR\asubject\x12;\n" +
@@ -1950,7 +2158,20 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1b\n" +
-	"\x04etag\x18\v \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"d\n" +
+	"\x04etag\x18\v \x01(\tB\a\xbaH\x04r\x02\x18dR\x04etag\"\x8c\x02\n" +
+	"\x13CreateAgencyRequest\x12.\n" +
+	"\x03ori\x18\x01 \x01(\tB\x1c\xbaH\x19r\x172\x15^[A-Z]{2}[A-Z0-9]{7}$R\x03ori\x12\x1e\n" +
+	"\x04name\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12,\n" +
+	"\fjurisdiction\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\fjurisdiction\x12G\n" +
+	"\x06sector\x18\x04 \x01(\x0e2#.casebridge.liaison.v1.AgencySectorB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06sector\x12.\n" +
+	"\vadmin_email\x18\x05 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\n" +
+	"adminEmail\"\x80\x01\n" +
+	"\x14CreateAgencyResponse\x125\n" +
+	"\x06agency\x18\x01 \x01(\v2\x1d.casebridge.liaison.v1.AgencyR\x06agency\x121\n" +
+	"\x05admin\x18\x02 \x01(\v2\x1b.casebridge.liaison.v1.UserR\x05admin\"d\n" +
 	"\x13ListAgenciesRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -2059,23 +2280,32 @@ const file_casebridge_liaison_v1_directory_proto_rawDesc = "" +
 	"\x0eSignOutRequest\"\x11\n" +
 	"\x0fSignOutResponse\"\x1a\n" +
 	"\x18SignOutEverywhereRequest\"\x1b\n" +
-	"\x19SignOutEverywhereResponse*\x8e\x01\n" +
+	"\x19SignOutEverywhereResponse*\xad\x01\n" +
 	"\n" +
 	"AgencyKind\x12\x1b\n" +
 	"\x17AGENCY_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11AGENCY_KIND_STATE\x10\x01\x12\x19\n" +
 	"\x15AGENCY_KIND_MUNICIPAL\x10\x02\x12\x18\n" +
 	"\x14AGENCY_KIND_REGIONAL\x10\x03\x12\x17\n" +
-	"\x13AGENCY_KIND_FEDERAL\x10\x04*\xac\x01\n" +
+	"\x13AGENCY_KIND_FEDERAL\x10\x04\x12\x1d\n" +
+	"\x19AGENCY_KIND_PUBLIC_ENTITY\x10\x05*\xee\x01\n" +
+	"\fAgencySector\x12\x1d\n" +
+	"\x19AGENCY_SECTOR_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"AGENCY_SECTOR_MUNICIPAL_GOVERNMENT\x10\x01\x12%\n" +
+	"!AGENCY_SECTOR_K12_SCHOOL_DISTRICT\x10\x02\x12\"\n" +
+	"\x1eAGENCY_SECTOR_HIGHER_EDUCATION\x10\x03\x12\"\n" +
+	"\x1eAGENCY_SECTOR_WATER_WASTEWATER\x10\x04\x12(\n" +
+	"$AGENCY_SECTOR_OTHER_CRITICAL_SERVICE\x10\x05*\xac\x01\n" +
 	"\x0eRoleGrantState\x12 \n" +
 	"\x1cROLE_GRANT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ROLE_GRANT_STATE_PENDING\x10\x01\x12\x1d\n" +
 	"\x19ROLE_GRANT_STATE_APPROVED\x10\x02\x12\x1d\n" +
 	"\x19ROLE_GRANT_STATE_REJECTED\x10\x03\x12\x1c\n" +
-	"\x18ROLE_GRANT_STATE_APPLIED\x10\x042\xda\x11\n" +
+	"\x18ROLE_GRANT_STATE_APPLIED\x10\x042\xdd\x12\n" +
 	"\x10DirectoryService\x12}\n" +
 	"\fListAgencies\x12*.casebridge.liaison.v1.ListAgenciesRequest\x1a+.casebridge.liaison.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x88\x01\n" +
-	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12}\n" +
+	"\tGetAgency\x12'.casebridge.liaison.v1.GetAgencyRequest\x1a(.casebridge.liaison.v1.GetAgencyResponse\"(\x82\xd3\xe4\x93\x02\"b\x06agency\x12\x18/v1/agencies/{agency_id}\x12\x80\x01\n" +
+	"\fCreateAgency\x12*.casebridge.liaison.v1.CreateAgencyRequest\x1a+.casebridge.liaison.v1.CreateAgencyResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/agencies\x12}\n" +
 	"\x0eGetCurrentUser\x12,.casebridge.liaison.v1.GetCurrentUserRequest\x1a-.casebridge.liaison.v1.GetCurrentUserResponse\"\x0e\x82\xd3\xe4\x93\x02\b\x12\x06/v1/me\x12\x86\x01\n" +
 	"\tListUsers\x12'.casebridge.liaison.v1.ListUsersRequest\x1a(.casebridge.liaison.v1.ListUsersResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/agencies/{agency_id}/users\x12\x90\x01\n" +
 	"\aGetUser\x12%.casebridge.liaison.v1.GetUserRequest\x1a&.casebridge.liaison.v1.GetUserResponse\"6\x82\xd3\xe4\x93\x020b\x04user\x12(/v1/agencies/{agency_id}/users/{user_id}\x12\x95\x01\n" +
@@ -2107,106 +2337,115 @@ func file_casebridge_liaison_v1_directory_proto_rawDescGZIP() []byte {
 	return file_casebridge_liaison_v1_directory_proto_rawDescData
 }
 
-var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_casebridge_liaison_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_casebridge_liaison_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_casebridge_liaison_v1_directory_proto_goTypes = []any{
 	(AgencyKind)(0),                   // 0: casebridge.liaison.v1.AgencyKind
-	(RoleGrantState)(0),               // 1: casebridge.liaison.v1.RoleGrantState
-	(*Agency)(nil),                    // 2: casebridge.liaison.v1.Agency
-	(*User)(nil),                      // 3: casebridge.liaison.v1.User
-	(*ListAgenciesRequest)(nil),       // 4: casebridge.liaison.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),      // 5: casebridge.liaison.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),          // 6: casebridge.liaison.v1.GetAgencyRequest
-	(*GetAgencyResponse)(nil),         // 7: casebridge.liaison.v1.GetAgencyResponse
-	(*GetCurrentUserRequest)(nil),     // 8: casebridge.liaison.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),    // 9: casebridge.liaison.v1.GetCurrentUserResponse
-	(*ListUsersRequest)(nil),          // 10: casebridge.liaison.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),         // 11: casebridge.liaison.v1.ListUsersResponse
-	(*GetUserRequest)(nil),            // 12: casebridge.liaison.v1.GetUserRequest
-	(*GetUserResponse)(nil),           // 13: casebridge.liaison.v1.GetUserResponse
-	(*CreateUserRequest)(nil),         // 14: casebridge.liaison.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),        // 15: casebridge.liaison.v1.CreateUserResponse
-	(*UpdateUserRequest)(nil),         // 16: casebridge.liaison.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),        // 17: casebridge.liaison.v1.UpdateUserResponse
-	(*DeactivateUserRequest)(nil),     // 18: casebridge.liaison.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil),    // 19: casebridge.liaison.v1.DeactivateUserResponse
-	(*RoleGrant)(nil),                 // 20: casebridge.liaison.v1.RoleGrant
-	(*CreateRoleGrantRequest)(nil),    // 21: casebridge.liaison.v1.CreateRoleGrantRequest
-	(*CreateRoleGrantResponse)(nil),   // 22: casebridge.liaison.v1.CreateRoleGrantResponse
-	(*ListRoleGrantsRequest)(nil),     // 23: casebridge.liaison.v1.ListRoleGrantsRequest
-	(*ListRoleGrantsResponse)(nil),    // 24: casebridge.liaison.v1.ListRoleGrantsResponse
-	(*ApproveRoleGrantRequest)(nil),   // 25: casebridge.liaison.v1.ApproveRoleGrantRequest
-	(*ApproveRoleGrantResponse)(nil),  // 26: casebridge.liaison.v1.ApproveRoleGrantResponse
-	(*RejectRoleGrantRequest)(nil),    // 27: casebridge.liaison.v1.RejectRoleGrantRequest
-	(*RejectRoleGrantResponse)(nil),   // 28: casebridge.liaison.v1.RejectRoleGrantResponse
-	(*SignOutRequest)(nil),            // 29: casebridge.liaison.v1.SignOutRequest
-	(*SignOutResponse)(nil),           // 30: casebridge.liaison.v1.SignOutResponse
-	(*SignOutEverywhereRequest)(nil),  // 31: casebridge.liaison.v1.SignOutEverywhereRequest
-	(*SignOutEverywhereResponse)(nil), // 32: casebridge.liaison.v1.SignOutEverywhereResponse
-	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
+	(AgencySector)(0),                 // 1: casebridge.liaison.v1.AgencySector
+	(RoleGrantState)(0),               // 2: casebridge.liaison.v1.RoleGrantState
+	(*Agency)(nil),                    // 3: casebridge.liaison.v1.Agency
+	(*User)(nil),                      // 4: casebridge.liaison.v1.User
+	(*CreateAgencyRequest)(nil),       // 5: casebridge.liaison.v1.CreateAgencyRequest
+	(*CreateAgencyResponse)(nil),      // 6: casebridge.liaison.v1.CreateAgencyResponse
+	(*ListAgenciesRequest)(nil),       // 7: casebridge.liaison.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),      // 8: casebridge.liaison.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),          // 9: casebridge.liaison.v1.GetAgencyRequest
+	(*GetAgencyResponse)(nil),         // 10: casebridge.liaison.v1.GetAgencyResponse
+	(*GetCurrentUserRequest)(nil),     // 11: casebridge.liaison.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),    // 12: casebridge.liaison.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),          // 13: casebridge.liaison.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),         // 14: casebridge.liaison.v1.ListUsersResponse
+	(*GetUserRequest)(nil),            // 15: casebridge.liaison.v1.GetUserRequest
+	(*GetUserResponse)(nil),           // 16: casebridge.liaison.v1.GetUserResponse
+	(*CreateUserRequest)(nil),         // 17: casebridge.liaison.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),        // 18: casebridge.liaison.v1.CreateUserResponse
+	(*UpdateUserRequest)(nil),         // 19: casebridge.liaison.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),        // 20: casebridge.liaison.v1.UpdateUserResponse
+	(*DeactivateUserRequest)(nil),     // 21: casebridge.liaison.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil),    // 22: casebridge.liaison.v1.DeactivateUserResponse
+	(*RoleGrant)(nil),                 // 23: casebridge.liaison.v1.RoleGrant
+	(*CreateRoleGrantRequest)(nil),    // 24: casebridge.liaison.v1.CreateRoleGrantRequest
+	(*CreateRoleGrantResponse)(nil),   // 25: casebridge.liaison.v1.CreateRoleGrantResponse
+	(*ListRoleGrantsRequest)(nil),     // 26: casebridge.liaison.v1.ListRoleGrantsRequest
+	(*ListRoleGrantsResponse)(nil),    // 27: casebridge.liaison.v1.ListRoleGrantsResponse
+	(*ApproveRoleGrantRequest)(nil),   // 28: casebridge.liaison.v1.ApproveRoleGrantRequest
+	(*ApproveRoleGrantResponse)(nil),  // 29: casebridge.liaison.v1.ApproveRoleGrantResponse
+	(*RejectRoleGrantRequest)(nil),    // 30: casebridge.liaison.v1.RejectRoleGrantRequest
+	(*RejectRoleGrantResponse)(nil),   // 31: casebridge.liaison.v1.RejectRoleGrantResponse
+	(*SignOutRequest)(nil),            // 32: casebridge.liaison.v1.SignOutRequest
+	(*SignOutResponse)(nil),           // 33: casebridge.liaison.v1.SignOutResponse
+	(*SignOutEverywhereRequest)(nil),  // 34: casebridge.liaison.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil), // 35: casebridge.liaison.v1.SignOutEverywhereResponse
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 37: google.protobuf.FieldMask
 }
 var file_casebridge_liaison_v1_directory_proto_depIdxs = []int32{
 	0,  // 0: casebridge.liaison.v1.Agency.kind:type_name -> casebridge.liaison.v1.AgencyKind
-	33, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
-	33, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	33, // 3: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	33, // 4: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 5: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
-	2,  // 6: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	3,  // 7: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
-	2,  // 8: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
-	3,  // 9: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
-	3,  // 10: casebridge.liaison.v1.GetUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 11: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	3,  // 12: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 13: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
-	34, // 14: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 15: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	3,  // 16: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
-	1,  // 17: casebridge.liaison.v1.RoleGrant.state:type_name -> casebridge.liaison.v1.RoleGrantState
-	33, // 18: casebridge.liaison.v1.RoleGrant.decide_time:type_name -> google.protobuf.Timestamp
-	33, // 19: casebridge.liaison.v1.RoleGrant.create_time:type_name -> google.protobuf.Timestamp
-	33, // 20: casebridge.liaison.v1.RoleGrant.update_time:type_name -> google.protobuf.Timestamp
-	20, // 21: casebridge.liaison.v1.CreateRoleGrantRequest.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	20, // 22: casebridge.liaison.v1.CreateRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	1,  // 23: casebridge.liaison.v1.ListRoleGrantsRequest.state:type_name -> casebridge.liaison.v1.RoleGrantState
-	20, // 24: casebridge.liaison.v1.ListRoleGrantsResponse.role_grants:type_name -> casebridge.liaison.v1.RoleGrant
-	20, // 25: casebridge.liaison.v1.ApproveRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	20, // 26: casebridge.liaison.v1.RejectRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
-	4,  // 27: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
-	6,  // 28: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
-	8,  // 29: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
-	10, // 30: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
-	12, // 31: casebridge.liaison.v1.DirectoryService.GetUser:input_type -> casebridge.liaison.v1.GetUserRequest
-	14, // 32: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
-	16, // 33: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
-	21, // 34: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:input_type -> casebridge.liaison.v1.CreateRoleGrantRequest
-	23, // 35: casebridge.liaison.v1.DirectoryService.ListRoleGrants:input_type -> casebridge.liaison.v1.ListRoleGrantsRequest
-	25, // 36: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:input_type -> casebridge.liaison.v1.ApproveRoleGrantRequest
-	27, // 37: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:input_type -> casebridge.liaison.v1.RejectRoleGrantRequest
-	29, // 38: casebridge.liaison.v1.DirectoryService.SignOut:input_type -> casebridge.liaison.v1.SignOutRequest
-	31, // 39: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:input_type -> casebridge.liaison.v1.SignOutEverywhereRequest
-	18, // 40: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
-	5,  // 41: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
-	7,  // 42: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
-	9,  // 43: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
-	11, // 44: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
-	13, // 45: casebridge.liaison.v1.DirectoryService.GetUser:output_type -> casebridge.liaison.v1.GetUserResponse
-	15, // 46: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
-	17, // 47: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
-	22, // 48: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:output_type -> casebridge.liaison.v1.CreateRoleGrantResponse
-	24, // 49: casebridge.liaison.v1.DirectoryService.ListRoleGrants:output_type -> casebridge.liaison.v1.ListRoleGrantsResponse
-	26, // 50: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:output_type -> casebridge.liaison.v1.ApproveRoleGrantResponse
-	28, // 51: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:output_type -> casebridge.liaison.v1.RejectRoleGrantResponse
-	30, // 52: casebridge.liaison.v1.DirectoryService.SignOut:output_type -> casebridge.liaison.v1.SignOutResponse
-	32, // 53: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:output_type -> casebridge.liaison.v1.SignOutEverywhereResponse
-	19, // 54: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	36, // 1: casebridge.liaison.v1.Agency.create_time:type_name -> google.protobuf.Timestamp
+	36, // 2: casebridge.liaison.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 3: casebridge.liaison.v1.Agency.sector:type_name -> casebridge.liaison.v1.AgencySector
+	36, // 4: casebridge.liaison.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	36, // 5: casebridge.liaison.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: casebridge.liaison.v1.CreateAgencyRequest.sector:type_name -> casebridge.liaison.v1.AgencySector
+	3,  // 7: casebridge.liaison.v1.CreateAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	4,  // 8: casebridge.liaison.v1.CreateAgencyResponse.admin:type_name -> casebridge.liaison.v1.User
+	3,  // 9: casebridge.liaison.v1.ListAgenciesResponse.agencies:type_name -> casebridge.liaison.v1.Agency
+	3,  // 10: casebridge.liaison.v1.GetAgencyResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	4,  // 11: casebridge.liaison.v1.GetCurrentUserResponse.user:type_name -> casebridge.liaison.v1.User
+	3,  // 12: casebridge.liaison.v1.GetCurrentUserResponse.agency:type_name -> casebridge.liaison.v1.Agency
+	4,  // 13: casebridge.liaison.v1.ListUsersResponse.users:type_name -> casebridge.liaison.v1.User
+	4,  // 14: casebridge.liaison.v1.GetUserResponse.user:type_name -> casebridge.liaison.v1.User
+	4,  // 15: casebridge.liaison.v1.CreateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	4,  // 16: casebridge.liaison.v1.CreateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	4,  // 17: casebridge.liaison.v1.UpdateUserRequest.user:type_name -> casebridge.liaison.v1.User
+	37, // 18: casebridge.liaison.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 19: casebridge.liaison.v1.UpdateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	4,  // 20: casebridge.liaison.v1.DeactivateUserResponse.user:type_name -> casebridge.liaison.v1.User
+	2,  // 21: casebridge.liaison.v1.RoleGrant.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	36, // 22: casebridge.liaison.v1.RoleGrant.decide_time:type_name -> google.protobuf.Timestamp
+	36, // 23: casebridge.liaison.v1.RoleGrant.create_time:type_name -> google.protobuf.Timestamp
+	36, // 24: casebridge.liaison.v1.RoleGrant.update_time:type_name -> google.protobuf.Timestamp
+	23, // 25: casebridge.liaison.v1.CreateRoleGrantRequest.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	23, // 26: casebridge.liaison.v1.CreateRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	2,  // 27: casebridge.liaison.v1.ListRoleGrantsRequest.state:type_name -> casebridge.liaison.v1.RoleGrantState
+	23, // 28: casebridge.liaison.v1.ListRoleGrantsResponse.role_grants:type_name -> casebridge.liaison.v1.RoleGrant
+	23, // 29: casebridge.liaison.v1.ApproveRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	23, // 30: casebridge.liaison.v1.RejectRoleGrantResponse.role_grant:type_name -> casebridge.liaison.v1.RoleGrant
+	7,  // 31: casebridge.liaison.v1.DirectoryService.ListAgencies:input_type -> casebridge.liaison.v1.ListAgenciesRequest
+	9,  // 32: casebridge.liaison.v1.DirectoryService.GetAgency:input_type -> casebridge.liaison.v1.GetAgencyRequest
+	5,  // 33: casebridge.liaison.v1.DirectoryService.CreateAgency:input_type -> casebridge.liaison.v1.CreateAgencyRequest
+	11, // 34: casebridge.liaison.v1.DirectoryService.GetCurrentUser:input_type -> casebridge.liaison.v1.GetCurrentUserRequest
+	13, // 35: casebridge.liaison.v1.DirectoryService.ListUsers:input_type -> casebridge.liaison.v1.ListUsersRequest
+	15, // 36: casebridge.liaison.v1.DirectoryService.GetUser:input_type -> casebridge.liaison.v1.GetUserRequest
+	17, // 37: casebridge.liaison.v1.DirectoryService.CreateUser:input_type -> casebridge.liaison.v1.CreateUserRequest
+	19, // 38: casebridge.liaison.v1.DirectoryService.UpdateUser:input_type -> casebridge.liaison.v1.UpdateUserRequest
+	24, // 39: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:input_type -> casebridge.liaison.v1.CreateRoleGrantRequest
+	26, // 40: casebridge.liaison.v1.DirectoryService.ListRoleGrants:input_type -> casebridge.liaison.v1.ListRoleGrantsRequest
+	28, // 41: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:input_type -> casebridge.liaison.v1.ApproveRoleGrantRequest
+	30, // 42: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:input_type -> casebridge.liaison.v1.RejectRoleGrantRequest
+	32, // 43: casebridge.liaison.v1.DirectoryService.SignOut:input_type -> casebridge.liaison.v1.SignOutRequest
+	34, // 44: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:input_type -> casebridge.liaison.v1.SignOutEverywhereRequest
+	21, // 45: casebridge.liaison.v1.DirectoryService.DeactivateUser:input_type -> casebridge.liaison.v1.DeactivateUserRequest
+	8,  // 46: casebridge.liaison.v1.DirectoryService.ListAgencies:output_type -> casebridge.liaison.v1.ListAgenciesResponse
+	10, // 47: casebridge.liaison.v1.DirectoryService.GetAgency:output_type -> casebridge.liaison.v1.GetAgencyResponse
+	6,  // 48: casebridge.liaison.v1.DirectoryService.CreateAgency:output_type -> casebridge.liaison.v1.CreateAgencyResponse
+	12, // 49: casebridge.liaison.v1.DirectoryService.GetCurrentUser:output_type -> casebridge.liaison.v1.GetCurrentUserResponse
+	14, // 50: casebridge.liaison.v1.DirectoryService.ListUsers:output_type -> casebridge.liaison.v1.ListUsersResponse
+	16, // 51: casebridge.liaison.v1.DirectoryService.GetUser:output_type -> casebridge.liaison.v1.GetUserResponse
+	18, // 52: casebridge.liaison.v1.DirectoryService.CreateUser:output_type -> casebridge.liaison.v1.CreateUserResponse
+	20, // 53: casebridge.liaison.v1.DirectoryService.UpdateUser:output_type -> casebridge.liaison.v1.UpdateUserResponse
+	25, // 54: casebridge.liaison.v1.DirectoryService.CreateRoleGrant:output_type -> casebridge.liaison.v1.CreateRoleGrantResponse
+	27, // 55: casebridge.liaison.v1.DirectoryService.ListRoleGrants:output_type -> casebridge.liaison.v1.ListRoleGrantsResponse
+	29, // 56: casebridge.liaison.v1.DirectoryService.ApproveRoleGrant:output_type -> casebridge.liaison.v1.ApproveRoleGrantResponse
+	31, // 57: casebridge.liaison.v1.DirectoryService.RejectRoleGrant:output_type -> casebridge.liaison.v1.RejectRoleGrantResponse
+	33, // 58: casebridge.liaison.v1.DirectoryService.SignOut:output_type -> casebridge.liaison.v1.SignOutResponse
+	35, // 59: casebridge.liaison.v1.DirectoryService.SignOutEverywhere:output_type -> casebridge.liaison.v1.SignOutEverywhereResponse
+	22, // 60: casebridge.liaison.v1.DirectoryService.DeactivateUser:output_type -> casebridge.liaison.v1.DeactivateUserResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_casebridge_liaison_v1_directory_proto_init() }
@@ -2219,8 +2458,8 @@ func file_casebridge_liaison_v1_directory_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_casebridge_liaison_v1_directory_proto_rawDesc), len(file_casebridge_liaison_v1_directory_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   31,
+			NumEnums:      3,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -109,6 +109,33 @@ func local_request_DirectoryService_GetAgency_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_DirectoryService_CreateAgency_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateAgencyRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CreateAgency(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_CreateAgency_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateAgencyRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.CreateAgency(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_DirectoryService_GetCurrentUser_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetCurrentUserRequest
@@ -825,6 +852,26 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetAgency_0{resp.(*GetAgencyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_CreateAgency_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/casebridge.liaison.v1.DirectoryService/CreateAgency", runtime.WithHTTPPathPattern("/v1/agencies"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_CreateAgency_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_CreateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_GetCurrentUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1139,6 +1186,23 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetAgency_0{resp.(*GetAgencyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_CreateAgency_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/casebridge.liaison.v1.DirectoryService/CreateAgency", runtime.WithHTTPPathPattern("/v1/agencies"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_CreateAgency_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_CreateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_GetCurrentUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1421,6 +1485,7 @@ func (m response_DirectoryService_DeactivateUser_0) XXX_ResponseBody() interface
 var (
 	pattern_DirectoryService_ListAgencies_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
 	pattern_DirectoryService_GetAgency_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "agencies", "agency_id"}, ""))
+	pattern_DirectoryService_CreateAgency_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
 	pattern_DirectoryService_GetCurrentUser_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "me"}, ""))
 	pattern_DirectoryService_ListUsers_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "agencies", "agency_id", "users"}, ""))
 	pattern_DirectoryService_GetUser_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "agencies", "agency_id", "users", "user_id"}, ""))
@@ -1438,6 +1503,7 @@ var (
 var (
 	forward_DirectoryService_ListAgencies_0      = runtime.ForwardResponseMessage
 	forward_DirectoryService_GetAgency_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateAgency_0      = runtime.ForwardResponseMessage
 	forward_DirectoryService_GetCurrentUser_0    = runtime.ForwardResponseMessage
 	forward_DirectoryService_ListUsers_0         = runtime.ForwardResponseMessage
 	forward_DirectoryService_GetUser_0           = runtime.ForwardResponseMessage

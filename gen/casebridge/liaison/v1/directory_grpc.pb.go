@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DirectoryService_ListAgencies_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/ListAgencies"
 	DirectoryService_GetAgency_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/GetAgency"
+	DirectoryService_CreateAgency_FullMethodName      = "/casebridge.liaison.v1.DirectoryService/CreateAgency"
 	DirectoryService_GetCurrentUser_FullMethodName    = "/casebridge.liaison.v1.DirectoryService/GetCurrentUser"
 	DirectoryService_ListUsers_FullMethodName         = "/casebridge.liaison.v1.DirectoryService/ListUsers"
 	DirectoryService_GetUser_FullMethodName           = "/casebridge.liaison.v1.DirectoryService/GetUser"
@@ -50,6 +51,11 @@ type DirectoryServiceClient interface {
 	ListAgencies(ctx context.Context, in *ListAgenciesRequest, opts ...grpc.CallOption) (*ListAgenciesResponse, error)
 	// GetAgency returns one agency.
 	GetAgency(ctx context.Context, in *GetAgencyRequest, opts ...grpc.CallOption) (*GetAgencyResponse, error)
+	// CreateAgency registers a public entity (issue 19): the state's and the
+	// fusion center's administrators register the municipalities, school
+	// districts and utilities that report cyber incidents, with their first
+	// administrator, who then adds the organisation's reporters.
+	CreateAgency(ctx context.Context, in *CreateAgencyRequest, opts ...grpc.CallOption) (*CreateAgencyResponse, error)
 	// GetCurrentUser returns the caller as the directory resolved their token:
 	// their account (roles included) and their agency. Every authenticated
 	// user may ask; a web application uses it to show who is signed in.
@@ -113,6 +119,16 @@ func (c *directoryServiceClient) GetAgency(ctx context.Context, in *GetAgencyReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAgencyResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_GetAgency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateAgency(ctx context.Context, in *CreateAgencyRequest, opts ...grpc.CallOption) (*CreateAgencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAgencyResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateAgency_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +266,11 @@ type DirectoryServiceServer interface {
 	ListAgencies(context.Context, *ListAgenciesRequest) (*ListAgenciesResponse, error)
 	// GetAgency returns one agency.
 	GetAgency(context.Context, *GetAgencyRequest) (*GetAgencyResponse, error)
+	// CreateAgency registers a public entity (issue 19): the state's and the
+	// fusion center's administrators register the municipalities, school
+	// districts and utilities that report cyber incidents, with their first
+	// administrator, who then adds the organisation's reporters.
+	CreateAgency(context.Context, *CreateAgencyRequest) (*CreateAgencyResponse, error)
 	// GetCurrentUser returns the caller as the directory resolved their token:
 	// their account (roles included) and their agency. Every authenticated
 	// user may ask; a web application uses it to show who is signed in.
@@ -304,6 +325,9 @@ func (UnimplementedDirectoryServiceServer) ListAgencies(context.Context, *ListAg
 }
 func (UnimplementedDirectoryServiceServer) GetAgency(context.Context, *GetAgencyRequest) (*GetAgencyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAgency not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateAgency(context.Context, *CreateAgencyRequest) (*CreateAgencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAgency not implemented")
 }
 func (UnimplementedDirectoryServiceServer) GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCurrentUser not implemented")
@@ -394,6 +418,24 @@ func _DirectoryService_GetAgency_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).GetAgency(ctx, req.(*GetAgencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateAgency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAgencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateAgency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateAgency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateAgency(ctx, req.(*CreateAgencyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -628,6 +670,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAgency",
 			Handler:    _DirectoryService_GetAgency_Handler,
+		},
+		{
+			MethodName: "CreateAgency",
+			Handler:    _DirectoryService_CreateAgency_Handler,
 		},
 		{
 			MethodName: "GetCurrentUser",

@@ -15,8 +15,10 @@ import (
 // Agency is a directory agency.
 type Agency struct {
 	ID, ORI, Name, Kind, Jurisdiction string
-	Active                            bool
-	CreateTime, UpdateTime            time.Time
+	// Sector is a public entity's sector ("" for law enforcement).
+	Sector                 string
+	Active                 bool
+	CreateTime, UpdateTime time.Time
 }
 
 // User is a directory user.
@@ -29,11 +31,11 @@ type User struct {
 	Version                          int64
 }
 
-const agencyColumns = `id::text, ori, name, kind, jurisdiction, active, create_time, update_time`
+const agencyColumns = `id::text, ori, name, kind, jurisdiction, active, create_time, update_time, sector`
 
 func scanAgency(row pgx.Row) (*Agency, error) {
 	a := &Agency{}
-	if err := row.Scan(&a.ID, &a.ORI, &a.Name, &a.Kind, &a.Jurisdiction, &a.Active, &a.CreateTime, &a.UpdateTime); err != nil {
+	if err := row.Scan(&a.ID, &a.ORI, &a.Name, &a.Kind, &a.Jurisdiction, &a.Active, &a.CreateTime, &a.UpdateTime, &a.Sector); err != nil {
 		return nil, postgres.Translate(err)
 	}
 	return a, nil
@@ -100,6 +102,13 @@ func ListUsers(ctx context.Context, q postgres.Querier, agencyID, afterEmail str
 		out = append(out, u)
 	}
 	return out, postgres.Translate(rows.Err())
+}
+
+// InsertAgency adds a (ErrAlreadyExists if the ORI is taken).
+func InsertAgency(ctx context.Context, q postgres.Querier, a *Agency) error {
+	_, err := q.Exec(ctx, `INSERT INTO liaison.agencies (id, ori, name, kind, jurisdiction, sector, active, create_time, update_time)
+		VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)`, a.ID, a.ORI, a.Name, a.Kind, a.Jurisdiction, a.Sector, a.CreateTime)
+	return postgres.Translate(err)
 }
 
 // InsertUser adds u (ErrAlreadyExists if the e-mail is taken).

@@ -1,0 +1,74 @@
+package reports_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casebridge/casebridge/internal/app"
+	"github.com/casebridge/casebridge/internal/apptest"
+	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/services/reports"
+)
+
+// The notices (events.go) reach the notifier inside the change's
+// transaction, with what notifications need to route them; a notifier that
+// fails rolls the change back (so a River job and its change commit
+// together).
+func TestNoticesInTransaction(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []reports.Notice
+	fail := false
+	s := apptest.Start(t, func(c *app.Config) {
+		c.ReportNotifier = func(ctx context.Context, tx pgx.Tx, n reports.Notice) error {
+			// Inside the transaction: the report's row is written already.
+			var state string
+			if err := tx.QueryRow(ctx, `SELECT state FROM reports.reports WHERE id = $1`, n.ReportID).Scan(&state); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				return errors.New("notification queue refused")
+			}
+			got = append(got, n)
+			return nil
+		}
+	})
+	sub := submitted(t, s, time.Now().Add(-time.Hour))
+	id := sub.Str("id")
+	ok(t, s.Do(t, cticAnalyst, "POST", "/v1/incidentReports/"+id+":acknowledge", map[string]any{}))
+	mu.Lock()
+	require.Len(t, got, 2)
+	n := got[0]
+	require.Equal(t, reports.NoticeSubmitted, n.Kind)
+	require.Equal(t, sub.Str("reportNumber"), n.ReportNumber)
+	require.True(t, n.Ransomware)
+	require.Equal(t, demo.AgencyID("townofexample"), n.OrgAgencyID)
+	require.Equal(t, demo.UserID(townReporter), n.ReporterUserID)
+	require.ElementsMatch(t, []string{demo.AgencyID("ctic"), demo.AgencyID("csp")}, n.TriageAgencyIDs)
+	require.Equal(t, reports.NoticeAcknowledged, got[1].Kind)
+	fail = true
+	mu.Unlock()
+
+	r := s.Do(t, townReporter, "POST", "/v1/incidentReports/"+id+"/supplements", map[string]any{
+		"kind": "SUPPLEMENT_KIND_RANSOM_PAID", "text": "paid", "paymentTime": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)})
+	require.Equal(t, http.StatusInternalServerError, r.Status)
+	require.Empty(t, ok(t, s.Do(t, townReporter, "GET", "/v1/incidentReports/"+id, nil)).List("supplements"), "rolled back")
+
+	// Every step is in the audit trail, the submission naming CTIC as the
+	// recipient.
+	var n1, n2 int
+	require.NoError(t, s.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE method LIKE '%SubmitIncidentReport' AND recipient_agency_id = $2),
+		count(*) FILTER (WHERE method LIKE '%AcknowledgeIncidentReport' AND outcome = 'ALLOWED')
+		FROM audit.events WHERE resource_type = 'incident_report' AND resource_id = $1`, id, demo.AgencyID("ctic")).Scan(&n1, &n2))
+	require.Equal(t, 1, n1)
+	require.Equal(t, 1, n2)
+}
