@@ -51,6 +51,13 @@ const (
 	LegalProcessDue      Type = "legal_process.renewal_due"
 	LegalProcessLapsed   Type = "legal_process.lapsed"
 	WebhookTest          Type = "webhook.test"
+	// Incident reports (issue 19).
+	IncidentReportSubmitted            Type = "incident_report.submitted"
+	IncidentReportSupplemented         Type = "incident_report.supplemented"
+	IncidentReportAcknowledged         Type = "incident_report.acknowledged"
+	IncidentReportInformationRequested Type = "incident_report.information_requested"
+	IncidentReportCaseOpened           Type = "incident_report.case_opened"
+	IncidentReportClosed               Type = "incident_report.closed"
 )
 
 // Spec describes one event type.
@@ -78,11 +85,17 @@ var Types = []Spec{
 	{CaseUnshared, "Case %s is no longer shared with your agency", false, true},
 	{AgreementExpiring, "Information-sharing agreement %s is about to lapse", true, true},
 	{IntegrityMismatch, "Integrity check mismatch on exhibit %s", true, true},
-	{TaskAssigned, "Task %s was assigned to you", true, false},
+	{TaskAssigned, "A task on case %s was assigned to you or your agency", true, true},
 	{TaskOverdue, "Task %s is overdue", true, false},
 	{LegalProcessDue, "Legal process %s is due for renewal", true, false},
 	{LegalProcessLapsed, "Legal process %s has lapsed", true, false},
 	{WebhookTest, "Webhook test %s", true, false},
+	{IncidentReportSubmitted, "Incident report %s received", true, true},
+	{IncidentReportSupplemented, "Incident report %s has an update", true, true},
+	{IncidentReportAcknowledged, "Incident report %s was acknowledged", true, true},
+	{IncidentReportInformationRequested, "More information is requested on incident report %s", true, true},
+	{IncidentReportCaseOpened, "Law enforcement opened a case on incident report %s", true, true},
+	{IncidentReportClosed, "Incident report %s was closed", true, true},
 }
 
 // Lookup returns the spec of t.

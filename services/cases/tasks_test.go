@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/apptest"
 	"github.com/casebridge/casebridge/internal/demo"
 	"github.com/casebridge/casebridge/pkg/authz"
@@ -287,4 +288,32 @@ func TestTaskInputAndConcurrency(t *testing.T) {
 	bad := s.Do(t, detective, "GET", "/v1/tasks?filter="+url.QueryEscape("status = DONE"), nil)
 	require.Equal(t, http.StatusBadRequest, bad.Status)
 	require.Equal(t, "filter", field(bad))
+}
+
+// A task given to an agency working the case notifies that agency's
+// supervisors and liaisons (pkg/notify), with the case number only; New
+// Haven hears nothing.
+func TestTaskAssignmentNotifies(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.JobPollInterval = 50 * time.Millisecond })
+	c := createCase(t, s, detective, map[string]any{"title": "Provider records"})
+	id := c.Str("id")
+	fbiID := demo.AgencyID("fbi")
+	share := s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
+		"agencyId": fbiID, "relation": "RELATION_CONTRIBUTOR", "reason": "provider is federal"})
+	require.Equal(t, http.StatusOK, share.Status, string(share.Raw))
+	r := s.Do(t, detective, "POST", "/v1/cases/"+id+"/tasks", map[string]any{
+		"title": "Serve the preservation request on the provider", "assignedAgencyId": fbiID})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	told := func(email string) bool {
+		for _, n := range s.Do(t, email, "GET", "/v1/notifications", nil).List("notifications") {
+			if n["event"] == "task.assigned" && n["subjectNumber"] == c.Str("caseNumber") {
+				require.NotContains(t, n["title"], "preservation")
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { return told(fbi) }, 30*time.Second, 100*time.Millisecond)
+	require.False(t, told(newhaven))
 }

@@ -4,15 +4,16 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/casebridge/casebridge/pkg/notify"
 )
 
-// Notices the service emits — TO BE WIRED TO NOTIFICATIONS (issue 18).
+// Notices the service emits, wired to notifications by Notify below.
 //
 // This file is the one place where incident-report events leave the
 // service. Each is emitted inside the transaction of the change that causes
 // it, so a River job inserted by the notifier (riverpgxv5 InsertTx on tx)
-// commits with the change or not at all. Until issue 18 merges, the
-// notifier does nothing. Recipients the issue asks for:
+// commits with the change or not at all. Recipients the issue asks for:
 //
 //	NoticeSubmitted             CTIC's on-duty analysts; CSP's supervisors too when
 //	                            Ransomware or PublicSafety; the reporter an acknowledgement
@@ -51,3 +52,48 @@ type Notice struct {
 type Notifier func(ctx context.Context, tx pgx.Tx, n Notice) error
 
 func noNotifier(context.Context, pgx.Tx, Notice) error { return nil }
+
+// Notify is the Notifier that hands notices to the notification service
+// (pkg/notify: a River job inserted in tx). Audiences, as the issue asks:
+// a submission tells the triage agencies' analysts — and their supervisors
+// too for ransomware or a public-safety impact — and acknowledges receipt
+// to the reporting organisation's reporters; an update tells the triage
+// agencies; the triage steps tell the reporters. Only the report number
+// and a link travel: no content.
+func Notify(ctx context.Context, tx pgx.Tx, n Notice) error {
+	triage := func(roles ...string) []notify.Audience {
+		var out []notify.Audience
+		for _, id := range n.TriageAgencyIDs {
+			out = append(out, notify.Audience{AgencyID: id, Roles: roles})
+		}
+		return out
+	}
+	org := notify.Audience{AgencyID: n.OrgAgencyID, Roles: []string{"reporter"}}
+	ev := notify.Event{Number: n.ReportNumber, Link: "/reports/" + n.ReportID, Resource: "incident_report:" + n.ReportID}
+	switch n.Kind {
+	case NoticeSubmitted:
+		roles := []string{"analyst"}
+		if n.Ransomware || n.PublicSafety {
+			roles = append(roles, "supervisor")
+		}
+		ev.Type, ev.Audiences = notify.IncidentReportSubmitted, append(triage(roles...), org)
+	case NoticeSupplemented:
+		roles := []string{"analyst"}
+		if n.RansomPaid {
+			roles = append(roles, "supervisor")
+		}
+		ev.Type, ev.Audiences = notify.IncidentReportSupplemented, triage(roles...)
+	case NoticeAcknowledged:
+		ev.Type, ev.Audiences = notify.IncidentReportAcknowledged, []notify.Audience{org}
+	case NoticeInformationRequested:
+		ev.Type, ev.Audiences = notify.IncidentReportInformationRequested, []notify.Audience{org}
+	case NoticeCaseOpened:
+		ev.Type, ev.Audiences = notify.IncidentReportCaseOpened, []notify.Audience{org}
+	case NoticeClosed:
+		ev.Type, ev.Audiences = notify.IncidentReportClosed, []notify.Audience{org}
+	default:
+		return nil
+	}
+	_, err := notify.Emit(ctx, tx, ev)
+	return err
+}

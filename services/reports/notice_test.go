@@ -72,3 +72,25 @@ func TestNoticesInTransaction(t *testing.T) {
 	require.Equal(t, 1, n1)
 	require.Equal(t, 1, n2)
 }
+
+// Wired to notifications (pkg/notify): a ransomware report tells CTIC's
+// analysts and CSP's supervisors and acknowledges receipt to the town's
+// reporter; nobody else hears of it.
+func TestSubmittedReportNotifies(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.JobPollInterval = 50 * time.Millisecond })
+	number := submitted(t, s, time.Now().Add(-time.Hour)).Str("reportNumber")
+	told := func(email string) bool {
+		for _, n := range ok(t, s.Do(t, email, "GET", "/v1/notifications", nil)).List("notifications") {
+			if n["event"] == "incident_report.submitted" && n["subjectNumber"] == number {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { return told(cticAnalyst) && told("sgt.brooks@csp.example") && told(townReporter) },
+		30*time.Second, 100*time.Millisecond)
+	for _, other := range []string{"det.foster@newhaven.example", "tech.coordinator@exampleschools.example", "sa.harris@fbi.example"} {
+		require.False(t, told(other), other)
+	}
+}

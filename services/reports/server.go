@@ -56,10 +56,10 @@ type Server struct {
 func NewServer(pool *pgxpool.Pool, az *authz.Authorizer, cases casesv1.CaseServiceClient,
 	dir liaisonv1.DirectoryServiceClient, logger *slog.Logger, regime Regime) *Server {
 	return &Server{pool: pool, authz: az, cases: cases, dir: dir, logger: logger, regime: regime.withDefaults(),
-		notify: noNotifier, now: time.Now}
+		notify: Notify, now: time.Now}
 }
 
-// WithNotifier sets where notices go (events.go; issue 18 wires it).
+// WithNotifier sets where notices go (default Notify; events.go).
 func (s *Server) WithNotifier(n Notifier) *Server {
 	if n != nil {
 		s.notify = n
