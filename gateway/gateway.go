@@ -65,7 +65,12 @@ type Gateway struct {
 
 // registrations lists each service's gateway registration by upstream name.
 var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"cases": casesv1.RegisterCaseServiceHandler,
+	"cases": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		if err := casesv1.RegisterCaseServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		return casesv1.RegisterObservableServiceHandler(ctx, mux, conn)
+	},
 	"liaison": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
 		if err := liaisonv1.RegisterDirectoryServiceHandler(ctx, mux, conn); err != nil {
 			return err

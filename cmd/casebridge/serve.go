@@ -32,6 +32,8 @@ type serveFlags struct {
 	upstreams                                                                 map[string]string
 	referralAckDue                                                            time.Duration
 	webClientID, webClientSecret, sessionKeyFile                              string
+	deconflictionKeyFile                                                      string
+	deconflictionLookups                                                      int
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -61,6 +63,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "the gateway is behind a proxy that sets X-Forwarded-For: record it as the client address (otherwise a client's X-Forwarded-For is dropped)")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
+	fs.StringVar(&f.deconflictionKeyFile, "deconfliction-key-file", "", "file holding the deconfliction HMAC keys, one 'ID BASE64SECRET' a line, current first (mode 0600; created with one random key when missing; default <data-dir>/deconfliction.keys)")
+	fs.IntVar(&f.deconflictionLookups, "deconfliction-lookups-per-hour", 500, "how many observables (each a deconfliction lookup) one user may record per hour")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	defRole := "" // serve: the login's own role (give it casebridge_app's rights)
 	if !withTarget {
@@ -74,8 +78,9 @@ func (f *serveFlags) config() app.Config {
 		Target: f.target, HTTPAddr: f.addr, GRPCAddr: f.grpcAddr, DatabaseURL: f.databaseURL,
 		DataDir: f.dataDir, DevIssuer: f.devIssuer, PublicURL: f.publicURL, PolicyFile: f.policy,
 		Logger: newLogger(f.logLevel), Upstreams: f.upstreams, DBRole: f.dbRole, TrustForwardedFor: f.trustForwardedFor,
-		ReferralAckDue: f.referralAckDue,
-		WebClientID:    f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
+		ReferralAckDue:       f.referralAckDue,
+		DeconflictionKeyFile: f.deconflictionKeyFile, DeconflictionLookupsPerHour: f.deconflictionLookups,
+		WebClientID: f.webClientID, WebClientSecret: f.webClientSecret, SessionKeyFile: f.sessionKeyFile,
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

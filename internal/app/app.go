@@ -31,6 +31,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/authz"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/cases"
 )
 
 // Targets returns the targets a process can run: all, gateway, or one service.
@@ -83,6 +84,13 @@ type Config struct {
 	// the file holding its session key (--session-key-file; default
 	// <data-dir>/web-session.key, created 0600).
 	WebClientID, WebClientSecret, SessionKeyFile string
+	// DeconflictionKeyFile holds the cases service's deconfliction keys
+	// (--deconfliction-key-file; default <data-dir>/deconfliction.keys,
+	// created 0600 with one random key). DeconflictionLookupsPerHour is
+	// how many observables one user may record an hour
+	// (--deconfliction-lookups-per-hour; 0: 500).
+	DeconflictionKeyFile        string
+	DeconflictionLookupsPerHour int
 }
 
 // Validate checks cfg and fills defaults.
@@ -224,7 +232,20 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 		Auth:   []grpc.UnaryServerInterceptor{authn.UnaryInterceptor()},
 		After:  []grpc.UnaryServerInterceptor{az.MethodInterceptor(methodRules())},
 	})
-	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue}
+	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
+		DeconflictionLookupsPerHour: cfg.DeconflictionLookupsPerHour}
+	if cfg.Target == "all" || cfg.Target == "cases" {
+		keyFile := cfg.DeconflictionKeyFile
+		if keyFile == "" && cfg.DataDir != "" {
+			keyFile = filepath.Join(cfg.DataDir, "deconfliction.keys")
+		}
+		if keyFile == "" {
+			return errors.New("the cases service needs --deconfliction-key-file (or --data-dir)")
+		}
+		if deps.Deconfliction, err = cases.LoadOrCreateKeyring(keyFile); err != nil {
+			return err
+		}
+	}
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

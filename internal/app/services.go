@@ -32,6 +32,10 @@ type Deps struct {
 	// ReferralAckDue is the referrals' acknowledgement deadline
 	// (--referral-ack-due; 0: the service default, 72h).
 	ReferralAckDue time.Duration
+	// Deconfliction is the cases service's deconfliction keyring and
+	// DeconflictionLookupsPerHour its per-user lookup limit (issue 21).
+	Deconfliction               *cases.Keyring
+	DeconflictionLookupsPerHour int
 }
 
 // service is one gRPC service this binary can run.
@@ -51,8 +55,11 @@ var services = []service{
 		casesv1.RegisterCaseServiceServer(s, cases.NewServer(d.Pool, d.Authz,
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger).
 			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))))
+		casesv1.RegisterObservableServiceServer(s, cases.NewObservableServer(d.Pool, d.Authz,
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), liaisonv1.NewLiaisonServiceClient(d.Conn("liaison")),
+			evidencev1.NewEvidenceServiceClient(d.Conn("evidence")), d.Deconfliction, d.DeconflictionLookupsPerHour, d.Logger))
 		return casesv1.CaseService_ServiceDesc.ServiceName
-	}, cases.MethodRules},
+	}, mergeRules(cases.MethodRules, cases.ObservableMethodRules)},
 	{"liaison", func(s *grpc.Server, d Deps) string {
 		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
 		liaisonv1.RegisterLiaisonServiceServer(s, liaison.NewServer(d.Pool, d.Authz, d.Logger))
@@ -73,6 +80,17 @@ var services = []service{
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), d.Logger, d.ReferralAckDue))
 		return referralsv1.ReferralService_ServiceDesc.ServiceName
 	}, referrals.MethodRules},
+}
+
+// mergeRules merges the rule tables of the gRPC services one target runs.
+func mergeRules(tables ...authz.MethodRules) authz.MethodRules {
+	out := authz.MethodRules{}
+	for _, t := range tables {
+		for m, r := range t {
+			out[m] = r
+		}
+	}
+	return out
 }
 
 // methodRules merges the method rules of every service.
