@@ -182,7 +182,8 @@ func (s *ObservableServer) create(ctx context.Context, caseID string, ins []*cas
 		if field == "observables" {
 			f = fmt.Sprintf("observables[%d]", i)
 		}
-		pr, err := s.prepare(ctx, p, caseID, f, in, now)
+		// A microsecond apart: the table lists in the order pasted.
+		pr, err := s.prepare(ctx, p, caseID, f, in, now.Add(time.Duration(i)*time.Microsecond))
 		if err != nil {
 			return nil, nil, err
 		}
