@@ -80,12 +80,13 @@ type App struct {
 	pages       map[string]*template.Template
 	mux         *http.ServeMux
 
-	cases     casesv1.CaseServiceClient
-	evidence  evidencev1.EvidenceServiceClient
-	referrals referralsv1.ReferralServiceClient
-	directory liaisonv1.DirectoryServiceClient
-	liaison   liaisonv1.LiaisonServiceClient
-	audit     auditv1.AuditServiceClient
+	cases       casesv1.CaseServiceClient
+	observables casesv1.ObservableServiceClient
+	evidence    evidencev1.EvidenceServiceClient
+	referrals   referralsv1.ReferralServiceClient
+	directory   liaisonv1.DirectoryServiceClient
+	liaison     liaisonv1.LiaisonServiceClient
+	audit       auditv1.AuditServiceClient
 
 	oidcMu   sync.Mutex
 	oauth    *oauth2.Config
@@ -124,6 +125,7 @@ func New(cfg Config) (*App, error) {
 		cfg: cfg, logger: cfg.Logger, sealer: s, idle: cfg.IdleLock, now: cfg.Now,
 		httpsPublic: pub.Scheme == "https",
 		cases:       casesv1.NewCaseServiceClient(cfg.Conns["cases"]),
+		observables: casesv1.NewObservableServiceClient(cfg.Conns["cases"]),
 		evidence:    evidencev1.NewEvidenceServiceClient(cfg.Conns["evidence"]),
 		referrals:   referralsv1.NewReferralServiceClient(cfg.Conns["referrals"]),
 		directory:   liaisonv1.NewDirectoryServiceClient(cfg.Conns["liaison"]),
@@ -175,6 +177,10 @@ func (a *App) routes() {
 	m.Handle("POST /cases/{id}/reopen", a.auth(a.reopenCase))
 	m.Handle("POST /cases/{id}/participants", a.auth(a.share))
 	m.Handle("POST /cases/{id}/evidence", a.auth(a.addEvidence))
+	m.Handle("POST /cases/{id}/observables", a.auth(a.addObservable))
+	m.Handle("POST /cases/{id}/observables/bulk", a.auth(a.bulkObservables))
+	m.Handle("POST /cases/{id}/deconfliction", a.auth(a.setDeconfliction))
+	m.Handle("GET /cases/{id}/observables/export", a.auth(a.exportObservables))
 	m.Handle("GET /cases/{id}/refer", a.auth(a.referForm))
 	m.Handle("POST /cases/{id}/refer", a.auth(a.refer))
 	m.Handle("GET /evidence/{id}", a.auth(a.showEvidence))
