@@ -447,8 +447,7 @@ func (s *ObservableServer) ExportObservables(ctx context.Context, req *casesv1.E
 	}
 	// An export disseminates: the record names the marking and the count.
 	audit.Annotate(ctx, func(e *audit.Event) {
-		e.Purpose = strings.TrimSpace(e.Purpose + " export " + req.GetFormat() + " TLP:" + want)
-		e.Reason = fmt.Sprintf("%d observables exported", len(items))
+		e.Reason = fmt.Sprintf("export %s up to TLP:%s, %d observables", req.GetFormat(), want, len(items))
 	})
 	return &casesv1.ExportObservablesResponse{Body: &httpbody.HttpBody{ContentType: contentType, Data: body}}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/apptest"
 	"github.com/casebridge/casebridge/internal/demo"
+	"github.com/casebridge/casebridge/pkg/pgtest"
 )
 
 const (
@@ -371,4 +372,35 @@ func TestExportSTIXAndMISP(t *testing.T) {
 	r = s.Do(t, detective, "GET", "/v1/cases/"+id+"/observables:export?format=csv", nil)
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	require.Contains(t, string(r.Raw), "format")
+}
+
+// Rotation: values recorded under the old key still match values recorded
+// after a new key was put first, because new values are digested under
+// every key in the file. Two systems on one database stand for the restart.
+func TestDeconflictionKeyRotation(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	keys := filepath.Join(t.TempDir(), "deconfliction.keys")
+	before := apptest.StartOn(t, dbURL, func(c *app.Config) { c.DeconflictionKeyFile = keys })
+	csp := createCase(t, before, detective, map[string]any{"title": "Before rotation"})
+	addObservable(t, before, detective, csp.Str("id"), map[string]any{"type": "EMAIL", "value": "mule@evil.example"})
+
+	old, err := os.ReadFile(keys)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(keys, append([]byte("k-new "+strings.Repeat("QUJD", 11)+"\n"), old...), 0o600))
+	after := apptest.StartOn(t, dbURL, func(c *app.Config) { c.DeconflictionKeyFile = keys })
+	fbiCase := createCase(t, after, fbiAgent, map[string]any{"title": "After rotation"})
+	addObservable(t, after, fbiAgent, fbiCase.Str("id"), map[string]any{"type": "EMAIL", "value": "MULE@evil.example"})
+	_, n := notices(t, after, fbiAgent)
+	require.Len(t, n, 1, "matched under the old key")
+	var keyIDs []string
+	rows, err := after.Pool.Query(context.Background(), `SELECT DISTINCT key_id FROM cases.observable_digests ORDER BY 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keyIDs = append(keyIDs, k)
+	}
+	require.Len(t, keyIDs, 2)
+	require.Contains(t, keyIDs, "k-new")
 }
