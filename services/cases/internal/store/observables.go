@@ -131,6 +131,18 @@ func Correlations(ctx context.Context, q postgres.Querier, observableIDs []strin
 	if len(observableIDs) == 0 || len(relations) == 0 {
 		return nil, nil
 	}
+	// Most values are on one case only: a cheap probe without the
+	// visibility predicate (whose planning alone costs about a millisecond)
+	// answers those.
+	var found bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cases.observables o JOIN cases.observables o2
+		ON o2.type = o.type AND o2.chain = o.chain AND o2.platform = o.platform AND o2.canonical = o.canonical
+		AND o2.case_id <> o.case_id WHERE o.id = ANY($1::uuid[]))`, observableIDs).Scan(&found); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	if !found {
+		return nil, nil
+	}
 	rows, err := q.Query(ctx, `SELECT o.id::text, x.case_id, x.case_number, x.title, x.oid
 		FROM cases.observables o CROSS JOIN LATERAL (
 			SELECT c.id::text AS case_id, c.case_number, c.title, o2.id::text AS oid
@@ -186,6 +198,19 @@ func DeconflictionMatches(ctx context.Context, q postgres.Querier, caseID, leadI
 	sums := make([][]byte, len(digests))
 	for i, d := range digests {
 		keys[i], sums[i] = d.KeyID, d.Sum
+	}
+	// A miss (the usual answer) is decided by the digest index alone; the
+	// visibility predicates run only for the rows that matched.
+	var found bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unnest($3::text[], $4::bytea[]) AS k (key_id, digest)
+		JOIN cases.observable_digests d ON d.key_id = k.key_id AND d.digest = k.digest
+		JOIN cases.observables o ON o.id = d.observable_id
+		JOIN cases.cases c ON c.id = o.case_id
+		WHERE c.id <> $1::uuid AND c.lead_agency_id <> $2::uuid)`, caseID, leadID, keys, sums).Scan(&found); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	if !found {
+		return nil, nil
 	}
 	rows, err := q.Query(ctx, `SELECT DISTINCT ON (o.id) o.id::text, c.id::text, c.lead_agency_id::text,
 			`+authz.VisibleSQL("case", "c.id", "$2", "$5")+`,
