@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 )
@@ -41,12 +44,30 @@ func (a *App) caseObservables(r *http.Request, s *session, id string, data map[s
 // addObservable records one observable from the case page's form.
 func (a *App) addObservable(w http.ResponseWriter, r *http.Request, s *session) {
 	f := formValues(r, "observable.type", "observable.chain", "observable.platform", "observable.value",
-		"observable.tlp", "observable.description")
+		"observable.tlp", "observable.description", "observable.firstSeenTime", "observable.lastSeenTime")
+	o := &casesv1.Observable{Type: f["observable.type"], Chain: f["observable.chain"], Platform: f["observable.platform"],
+		Value: f["observable.value"], Tlp: f["observable.tlp"], Description: f["observable.description"],
+		ExhibitIds: r.PostForm["observable.exhibitIds"]}
+	// Seen dates are days (the start of that day, UTC).
+	bad := map[string]string{}
+	for field, dst := range map[string]**timestamppb.Timestamp{"observable.firstSeenTime": &o.FirstSeenTime, "observable.lastSeenTime": &o.LastSeenTime} {
+		if d := strings.TrimSpace(f[field]); d != "" {
+			t, err := time.Parse("2006-01-02", d)
+			if err != nil {
+				bad[field] = "give a date as YYYY-MM-DD"
+				continue
+			}
+			*dst = timestamppb.New(t)
+		}
+	}
+	if len(bad) > 0 {
+		a.renderCase(w, r, s, http.StatusBadRequest, map[string]any{"ObservableForm": f,
+			"ObservableProblem": &problem{Status: 400, Message: "Please correct the fields marked below.", Fields: bad}})
+		return
+	}
 	ctx, cancel := a.rpc(r, s)
 	defer cancel()
-	_, err := a.observables.CreateObservable(ctx, &casesv1.CreateObservableRequest{CaseId: r.PathValue("id"),
-		Observable: &casesv1.Observable{Type: f["observable.type"], Chain: f["observable.chain"], Platform: f["observable.platform"],
-			Value: f["observable.value"], Tlp: f["observable.tlp"], Description: f["observable.description"]}})
+	_, err := a.observables.CreateObservable(ctx, &casesv1.CreateObservableRequest{CaseId: r.PathValue("id"), Observable: o})
 	a.afterWrite(w, r, s, err, "Observable", f, "#observables")
 }
 

@@ -31,6 +31,10 @@ func TestObservablesInBrowser(t *testing.T) {
 	fbiCase, fbiNumber := mk("sa.jones@fbi.example", "Operation Lantern")
 	mk("det.foster@newhaven.example", "Gift card fraud at a pharmacy")
 
+	ev := s.Do(t, "det.alvarez@csp.example", "POST", "/v1/cases/"+cspCase+"/evidence",
+		map[string]any{"description": "Victim's phone", "kind": "KIND_DEVICE"})
+	require.Equal(t, http.StatusOK, ev.Status, string(ev.Raw))
+
 	alvarez := signIn(t, s, exe, "det.alvarez@csp.example")
 	alvarez.open("/cases/"+cspCase, "#observables summary")
 	alvarez.run(chromedp.Click(`//section[@id="observables"]//summary[contains(., "Add an observable")]`),
@@ -43,8 +47,12 @@ func TestObservablesInBrowser(t *testing.T) {
 	alvarez.run(chromedp.SetValue(chromedp.CSS("#obs-chain"), "bitcoin"),
 		chromedp.SetValue(chromedp.CSS("#obs-tlp"), "AMBER"),
 		chromedp.SetValue(chromedp.CSS("#obs-desc"), "victims paid here"),
+		chromedp.SetValue(chromedp.CSS("#obs-first"), "2026-01-05"),
+		chromedp.SetValue(chromedp.CSS("#obs-exhibits"), ev.Str("id")),
 		chromedp.Click(chromedp.CSS(`form[action$="/observables"] button`)),
 		chromedp.WaitVisible(`//table[@id="observables-table"]//code[.="`+wallet+`"]`))
+	require.Contains(t, alvarez.text("#observables-table"), "seen 2026-01-05")
+	require.Equal(t, "/evidence/"+ev.Str("id"), get(alvarez, chromedp.AttributeValue(chromedp.CSS("a.from-exhibit"), "href")).Value)
 	alvarez.screenshot("21-observables")
 
 	// Bulk add on the second case: the shared wallet shows the first case
