@@ -73,6 +73,7 @@ var registrations = map[string]func(context.Context, *runtime.ServeMux, *grpc.Cl
 	"cases": func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
 		for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 			casesv1.RegisterCaseServiceHandler, casesv1.RegisterTaskServiceHandler, casesv1.RegisterLegalProcessServiceHandler,
+			casesv1.RegisterObservableServiceHandler,
 		} {
 			if err := reg(ctx, mux, conn); err != nil {
 				return err

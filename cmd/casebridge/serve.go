@@ -37,17 +37,19 @@ type serveFlags struct {
 	incidentTriage                                                            []string
 	webClientID, webClientSecret, sessionKeyFile                              string
 
-	tlsCert, tlsKey     string
-	devHTTPS            bool
-	grpcTLS             app.GRPCTLS
-	grpcHealthAddr      string
-	grpcTransport       rpc.Transport
-	http                gateway.ServerConfig
-	userRate            rpc.RateLimit
-	addressRate         rpc.RateLimit
-	packageKeyFile      string
-	smtpURL, smtpFrom   string
-	webhookAllowPrivate bool
+	tlsCert, tlsKey      string
+	devHTTPS             bool
+	grpcTLS              app.GRPCTLS
+	grpcHealthAddr       string
+	grpcTransport        rpc.Transport
+	http                 gateway.ServerConfig
+	userRate             rpc.RateLimit
+	addressRate          rpc.RateLimit
+	packageKeyFile       string
+	smtpURL, smtpFrom    string
+	webhookAllowPrivate  bool
+	deconflictionKeyFile string
+	deconflictionLookups int
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -78,6 +80,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go profiling endpoints (pprof) here, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&f.sessionKeyFile, "session-key-file", "", "file holding the web session key (32 bytes, mode 0600; created when missing; default <data-dir>/web-session.key)")
 	fs.StringVar(&f.packageKeyFile, "package-signing-key", "", "Ed25519 key (PEM, from `casebridge audit keygen`) that signs case packages; default <data-dir>/package-signing.key, created when missing")
+	fs.StringVar(&f.deconflictionKeyFile, "deconfliction-key-file", "", "file holding the deconfliction HMAC keys, one 'ID BASE64SECRET' a line, current first (mode 0600; created with one random key when missing; default <data-dir>/deconfliction.keys)")
+	fs.IntVar(&f.deconflictionLookups, "deconfliction-lookups-per-hour", 500, "how many observables (each a deconfliction lookup) one user may record per hour")
 	fs.DurationVar(&f.referralAckDue, "referral-ack-due", 72*time.Hour, "how long a recipient has to acknowledge a submitted referral before it is flagged overdue")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "HTTPS certificate of the gateway (PEM; with --tls-key): TLS 1.2+, HTTP/2")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
@@ -125,7 +129,8 @@ func (f *serveFlags) config() app.Config {
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, DevHTTPS: f.devHTTPS, GRPC: f.grpcTLS, GRPCTransport: f.grpcTransport, GRPCHealthAddr: f.grpcHealthAddr,
 		HTTP: f.http, UserRate: &f.userRate, AddressRate: &f.addressRate, PackageKeyFile: f.packageKeyFile,
 		SMTPURL: f.smtpURL, SMTPFrom: f.smtpFrom, WebhookAllowPrivate: f.webhookAllowPrivate,
-		IncidentReports: reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, ConclusionDue: f.conclusionDue, TriageORIs: f.incidentTriage},
+		IncidentReports:      reports.Regime{IncidentDue: f.incidentDue, RansomDue: f.ransomDue, ConclusionDue: f.conclusionDue, TriageORIs: f.incidentTriage},
+		DeconflictionKeyFile: f.deconflictionKeyFile, DeconflictionLookupsPerHour: f.deconflictionLookups,
 	}
 	cfg.IssuersFile = f.issuersFile
 	var roleMap map[string][]string

@@ -155,6 +155,7 @@ func (a *App) renderCase(w http.ResponseWriter, r *http.Request, s *session, cod
 	}
 	ev, err := a.evidence.ListEvidence(ctx, &evidencev1.ListEvidenceRequest{CaseId: id, PageSize: 100})
 	data["Evidence"] = sectionOf(ev.GetEvidence(), err)
+	a.caseObservables(r, s, id, data)
 	refs, err := a.referrals.ListReferrals(ctx, &referralsv1.ListReferralsRequest{Filter: "case_id = " + id, PageSize: 50})
 	data["Referrals"] = sectionOf(refs.GetReferrals(), err)
 	if data["Lead"] == true {

@@ -52,6 +52,12 @@ func (a *App) myWork(w http.ResponseWriter, r *http.Request, s *session) {
 	if err == nil {
 		data["Outbox"] = out.GetReferrals()
 	}
+	// Deconfliction notices (issue 21): whom to call about a value another
+	// agency also holds. A role that may not receive them sees no section.
+	if dn, err := a.observables.ListDeconflictionNotices(ctx, &casesv1.ListDeconflictionNoticesRequest{PageSize: 50}); err == nil {
+		data["Notices"] = dn.GetNotices()
+		data["NoticesShown"] = true
+	}
 	data["Chart"] = a.openCasesChart(r, s)
 	a.render(w, r, http.StatusOK, "home", s, data)
 }

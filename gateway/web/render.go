@@ -64,6 +64,7 @@ var funcs = template.FuncMap{
 		return m
 	},
 	"str": func(v any) string { return fmt.Sprint(v) },
+	"add": func(a, b int) int { return a + b },
 	"svg": func(s string) template.HTML { return template.HTML(s) }, // only for SVG built by svg.go, which escapes every text
 	// Incident reports (issue 19): plain words for the reporter's form.
 	"dataLabel":  func(v any) string { return dataLabels[fmt.Sprint(v)] },

@@ -84,16 +84,17 @@ type App struct {
 	pages       map[string]*template.Template
 	mux         *http.ServeMux
 
-	cases     casesv1.CaseServiceClient
-	tasks     casesv1.TaskServiceClient
-	legal     casesv1.LegalProcessServiceClient
-	evidence  evidencev1.EvidenceServiceClient
-	referrals referralsv1.ReferralServiceClient
-	directory liaisonv1.DirectoryServiceClient
-	liaison   liaisonv1.LiaisonServiceClient
-	audit     auditv1.AuditServiceClient
-	notify    notificationsv1.NotificationServiceClient
-	reports   reportsv1.IncidentReportServiceClient
+	cases       casesv1.CaseServiceClient
+	tasks       casesv1.TaskServiceClient
+	legal       casesv1.LegalProcessServiceClient
+	evidence    evidencev1.EvidenceServiceClient
+	referrals   referralsv1.ReferralServiceClient
+	directory   liaisonv1.DirectoryServiceClient
+	liaison     liaisonv1.LiaisonServiceClient
+	audit       auditv1.AuditServiceClient
+	notify      notificationsv1.NotificationServiceClient
+	reports     reportsv1.IncidentReportServiceClient
+	observables casesv1.ObservableServiceClient
 
 	oidcMu   sync.Mutex
 	oauth    *oauth2.Config
@@ -134,6 +135,7 @@ func New(cfg Config) (*App, error) {
 		cases:       casesv1.NewCaseServiceClient(cfg.Conns["cases"]),
 		tasks:       casesv1.NewTaskServiceClient(cfg.Conns["cases"]),
 		legal:       casesv1.NewLegalProcessServiceClient(cfg.Conns["cases"]),
+		observables: casesv1.NewObservableServiceClient(cfg.Conns["cases"]),
 		evidence:    evidencev1.NewEvidenceServiceClient(cfg.Conns["evidence"]),
 		referrals:   referralsv1.NewReferralServiceClient(cfg.Conns["referrals"]),
 		directory:   liaisonv1.NewDirectoryServiceClient(cfg.Conns["liaison"]),
@@ -187,6 +189,10 @@ func (a *App) routes() {
 	m.Handle("POST /cases/{id}/reopen", a.auth(a.reopenCase))
 	m.Handle("POST /cases/{id}/participants", a.auth(a.share))
 	m.Handle("POST /cases/{id}/evidence", a.auth(a.addEvidence))
+	m.Handle("POST /cases/{id}/observables", a.auth(a.addObservable))
+	m.Handle("POST /cases/{id}/observables/bulk", a.auth(a.bulkObservables))
+	m.Handle("POST /cases/{id}/deconfliction", a.auth(a.setDeconfliction))
+	m.Handle("GET /cases/{id}/observables/export", a.auth(a.exportObservables))
 	m.Handle("GET /cases/{id}/refer", a.auth(a.referForm))
 	m.Handle("POST /cases/{id}/refer", a.auth(a.refer))
 	// Tasks, playbooks and legal process (issue 17).

@@ -38,6 +38,7 @@ import (
 	"github.com/casebridge/casebridge/pkg/jobs"
 	"github.com/casebridge/casebridge/pkg/postgres"
 	"github.com/casebridge/casebridge/pkg/rpc"
+	"github.com/casebridge/casebridge/services/cases"
 	"github.com/casebridge/casebridge/services/notifications"
 	"github.com/casebridge/casebridge/services/reports"
 )
@@ -132,6 +133,13 @@ type Config struct {
 	// <data-dir>/package-signing.key, created 0600 when missing. Without
 	// either, packages are signed with an ephemeral key.
 	PackageKeyFile string
+	// DeconflictionKeyFile holds the cases service's deconfliction keys
+	// (--deconfliction-key-file; default <data-dir>/deconfliction.keys,
+	// created 0600 with one random key). DeconflictionLookupsPerHour is
+	// how many observables one user may record an hour
+	// (--deconfliction-lookups-per-hour; 0: 500).
+	DeconflictionKeyFile        string
+	DeconflictionLookupsPerHour int
 }
 
 // GRPCTLS configures mutual TLS on the gRPC hop. The services present
@@ -379,7 +387,21 @@ func (a *App) startServices(ctx context.Context, dev *devissuer.Issuer) error {
 	a.jobs = jobs.NewRunner()
 	deps := Deps{Pool: a.pool, Authz: az, Logger: cfg.Logger, Conn: a.conn, ReferralAckDue: cfg.ReferralAckDue,
 		PackageKey: pkgKey, Jobs: a.jobs, Notifications: ncfg,
-		IncidentReports: cfg.IncidentReports, ReportNotifier: cfg.ReportNotifier}
+		IncidentReports: cfg.IncidentReports, ReportNotifier: cfg.ReportNotifier,
+		DeconflictionLookupsPerHour: cfg.DeconflictionLookupsPerHour}
+	if cfg.Target == "all" || cfg.Target == "cases" {
+		keyFile := cfg.DeconflictionKeyFile
+		if keyFile == "" && cfg.DataDir != "" {
+			keyFile = filepath.Join(cfg.DataDir, "deconfliction.keys")
+		}
+		if keyFile == "" {
+			return errors.New("the cases service needs --deconfliction-key-file (or --data-dir)")
+		}
+		if deps.Deconfliction, err = cases.LoadOrCreateKeyring(keyFile); err != nil {
+			return err
+		}
+	}
+
 	var names []string
 	for _, s := range services {
 		if cfg.Target == "all" || cfg.Target == s.name {

@@ -122,6 +122,34 @@ var calls = map[string]func(f *fixture) call{
 		return call{"GET", "/v1/cases/" + f.caseID + ":explainAccess?email=det.alvarez@csp.example", nil,
 			fmt.Sprintf(`{"caseId": %q, "email": "det.alvarez@csp.example"}`, f.caseID)}
 	},
+	// ObservableService (issue 21): observables are decided on the case;
+	// notices are listed for the caller's agency (relation member).
+	"ObservableService.CreateObservable": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/observables", map[string]any{"type": "DOMAIN", "value": "matrix.example"},
+			fmt.Sprintf(`{"caseId": %q, "observable": {"type": "DOMAIN", "value": "matrix.example"}}`, f.caseID)}
+	},
+	"ObservableService.BatchCreateObservables": func(f *fixture) call {
+		return call{"POST", "/v1/cases/" + f.caseID + "/observables:batchCreate",
+			map[string]any{"observables": []map[string]any{{"type": "IPV4", "value": "192.0.2.1"}}},
+			fmt.Sprintf(`{"caseId": %q, "observables": [{"type": "IPV4", "value": "192.0.2.1"}]}`, f.caseID)}
+	},
+	"ObservableService.ListObservables": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/observables", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"ObservableService.ExportObservables": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/observables:export?format=stix&tlp=GREEN", nil,
+			fmt.Sprintf(`{"caseId": %q, "format": "stix", "tlp": "GREEN"}`, f.caseID)}
+	},
+	"ObservableService.GetDeconflictionSetting": func(f *fixture) call {
+		return call{"GET", "/v1/cases/" + f.caseID + "/deconflictionSetting", nil, fmt.Sprintf(`{"caseId": %q}`, f.caseID)}
+	},
+	"ObservableService.UpdateDeconflictionSetting": func(f *fixture) call {
+		return call{"PATCH", "/v1/cases/" + f.caseID + "/deconflictionSetting", map[string]any{"doNotDeconflict": true, "reason": "m"},
+			fmt.Sprintf(`{"caseId": %q, "setting": {"doNotDeconflict": true, "reason": "m"}}`, f.caseID)}
+	},
+	"ObservableService.ListDeconflictionNotices": func(f *fixture) call {
+		return call{"GET", "/v1/deconflictionNotices", nil, `{}`}
+	},
 	"EvidenceService.CreateEvidence": func(f *fixture) call {
 		return call{"POST", "/v1/cases/" + f.caseID + "/evidence", map[string]any{"description": "m", "kind": "KIND_DEVICE"},
 			fmt.Sprintf(`{"caseId": %q, "evidence": {"description": "m", "kind": "KIND_DEVICE"}}`, f.caseID)}

@@ -53,6 +53,10 @@ type Deps struct {
 	// transactions (services/reports/events.go); nil: none. To be wired to
 	// notifications (issue 18).
 	ReportNotifier reports.Notifier
+	// Deconfliction is the cases service's deconfliction keyring and
+	// DeconflictionLookupsPerHour its per-user lookup limit (issue 21).
+	Deconfliction               *cases.Keyring
+	DeconflictionLookupsPerHour int
 }
 
 // service is one gRPC service this binary can run.
@@ -76,8 +80,11 @@ var services = []service{
 		// Tasks, playbooks and legal process live with their cases (issue 17).
 		casesv1.RegisterTaskServiceServer(s, cases.NewTaskServer(cs))
 		casesv1.RegisterLegalProcessServiceServer(s, cases.NewLegalProcessServer(cs))
+		casesv1.RegisterObservableServiceServer(s, cases.NewObservableServer(d.Pool, d.Authz,
+			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), liaisonv1.NewLiaisonServiceClient(d.Conn("liaison")),
+			evidencev1.NewEvidenceServiceClient(d.Conn("evidence")), d.Deconfliction, d.DeconflictionLookupsPerHour, d.Logger))
 		return casesv1.CaseService_ServiceDesc.ServiceName
-	}, cases.MethodRules},
+	}, mergeRules(cases.MethodRules, cases.ObservableMethodRules)},
 	{"liaison", func(s *grpc.Server, d Deps) string {
 		liaisonv1.RegisterDirectoryServiceServer(s, liaison.NewDirectoryServer(d.Pool, d.Authz, d.Logger))
 		ls := liaison.NewServer(d.Pool, d.Authz, d.Logger)
@@ -116,6 +123,17 @@ var services = []service{
 			d.Logger, d.IncidentReports).WithNotifier(d.ReportNotifier))
 		return reportsv1.IncidentReportService_ServiceDesc.ServiceName
 	}, reports.MethodRules},
+}
+
+// mergeRules merges the rule tables of the gRPC services one target runs.
+func mergeRules(tables ...authz.MethodRules) authz.MethodRules {
+	out := authz.MethodRules{}
+	for _, t := range tables {
+		for m, r := range t {
+			out[m] = r
+		}
+	}
+	return out
 }
 
 // methodRules merges the method rules of every service.

@@ -63,12 +63,12 @@ var Agreements = []Agreement{
 
 // Contacts of the demo world: at least one per agency.
 var Contacts = []Contact{
-	{"csp", "Lt. Wei Chen", "CCIU Liaison Officer", "860-555-0110", "lt.chen@csp.example", "860-555-0199", []string{"task forces", "federal referrals"}},
+	{"csp", "Lt. Wei Chen", "CCIU Liaison Officer", "860-555-0110", "lt.chen@csp.example", "860-555-0199", []string{"task forces", "federal referrals", "deconfliction"}},
 	{"csp", "Sgt. James Brooks", "CCIU Supervisor", "860-555-0111", "sgt.brooks@csp.example", "", []string{"case intake", "ransomware"}},
 	{"hartford", "Sgt. Dana Fox", "Investigative Services", "860-555-0120", "sgt.fox@hartford.example", "860-555-0129", []string{"assistance requests"}},
 	{"newhaven", "Det. Lee Foster", "Financial Crimes Unit", "203-555-0130", "det.foster@newhaven.example", "203-555-0139", []string{"fraud", "BEC"}},
 	{"ctic", "Analyst Rosa Garcia", "Cyber Intelligence Analyst", "860-555-0140", "an.garcia@ctic.example", "860-555-0149", []string{"threat intelligence", "indicators"}},
-	{"fbi", "SA Chris Harris", "Cyber Squad Liaison", "203-555-0150", "sa.harris@fbi.example", "203-555-0159", []string{"intrusions", "ransomware", "IC3"}},
+	{"fbi", "SA Chris Harris", "Cyber Squad Liaison", "203-555-0150", "sa.harris@fbi.example", "203-555-0159", []string{"intrusions", "ransomware", "IC3", "deconfliction"}},
 	{"usss", "SA Ken Ito", "Cyber Fraud Task Force", "203-555-0160", "sa.ito@usss.example", "203-555-0169", []string{"wire fraud", "cryptocurrency"}},
 	{"townofexample", "Pat Rivera", "IT Director", "860-555-0170", "it.director@townofexample.example", "860-555-0179", []string{"incident reports"}},
 	{"exampleschools", "Sam Okafor", "Technology Coordinator", "860-555-0180", "tech.coordinator@exampleschools.example", "", []string{"incident reports"}},

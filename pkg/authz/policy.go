@@ -41,6 +41,9 @@ var (
 		"user":        {"read", "create", "update"},
 		"evidence":    {"create", "read", "verify"}, // exhibits (issue 4)
 		"custody":     {"create", "read"},           // an exhibit's chain of custody (issue 4)
+		// Observables and deconfliction (issue 21), decided on the case.
+		"observable":    {"read", "create", "export"},
+		"deconfliction": {"read", "update"},
 		// Referrals (issue 5): resource type "referral" for both kinds; the
 		// object names the kind so the policy can differ per kind. read is
 		// on "referral" only (it decides visibility).

@@ -51,6 +51,9 @@ const (
 	LegalProcessDue      Type = "legal_process.renewal_due"
 	LegalProcessLapsed   Type = "legal_process.lapsed"
 	WebhookTest          Type = "webhook.test"
+	// Deconfliction (issue 21): a value of your case matches another
+	// agency's case you cannot see.
+	DeconflictionMatch Type = "deconfliction.match"
 	// Incident reports (issue 19).
 	IncidentReportSubmitted            Type = "incident_report.submitted"
 	IncidentReportSupplemented         Type = "incident_report.supplemented"
@@ -90,6 +93,7 @@ var Types = []Spec{
 	{LegalProcessDue, "Legal process %s is due for renewal", true, false},
 	{LegalProcessLapsed, "Legal process %s has lapsed", true, false},
 	{WebhookTest, "Webhook test %s", true, false},
+	{DeconflictionMatch, "Deconfliction: a selector on case %s matches another agency's case; see the notice for whom to call", false, true},
 	{IncidentReportSubmitted, "Incident report %s received", true, true},
 	{IncidentReportSupplemented, "Incident report %s has an update", true, true},
 	{IncidentReportAcknowledged, "Incident report %s was acknowledged", true, true},

@@ -44,3 +44,15 @@ var MethodRules = authz.MethodRules{
 	casesv1.LegalProcessService_UpdateLegalProcess_FullMethodName: {Object: "legal_process", Action: "update"},
 	casesv1.LegalProcessService_ExtendLegalProcess_FullMethodName: {Object: "legal_process", Action: "update"},
 }
+
+// ObservableMethodRules is the method-level authorization of
+// ObservableService (issue 21). Handlers check the case itself.
+var ObservableMethodRules = authz.MethodRules{
+	casesv1.ObservableService_CreateObservable_FullMethodName:           {Object: "observable", Action: "create"},
+	casesv1.ObservableService_BatchCreateObservables_FullMethodName:     {Object: "observable", Action: "create"},
+	casesv1.ObservableService_ListObservables_FullMethodName:            {Object: "observable", Action: "read"},
+	casesv1.ObservableService_ExportObservables_FullMethodName:          {Object: "observable", Action: "export"},
+	casesv1.ObservableService_GetDeconflictionSetting_FullMethodName:    {Object: "deconfliction", Action: "read"},
+	casesv1.ObservableService_UpdateDeconflictionSetting_FullMethodName: {Object: "deconfliction", Action: "update"},
+	casesv1.ObservableService_ListDeconflictionNotices_FullMethodName:   {Object: "deconfliction", Action: "read"},
+}
