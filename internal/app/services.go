@@ -77,6 +77,7 @@ var services = []service{
 			WithLiaison(liaisonv1.NewLiaisonServiceClient(d.Conn("liaison"))).
 			WithEvidence(evidencev1.NewEvidenceServiceClient(d.Conn("evidence")))
 		casesv1.RegisterCaseServiceServer(s, cs)
+		cs.RegisterWorkers(d.Jobs)
 		// Tasks, playbooks and legal process live with their cases (issue 17).
 		casesv1.RegisterTaskServiceServer(s, cases.NewTaskServer(cs))
 		casesv1.RegisterLegalProcessServiceServer(s, cases.NewLegalProcessServer(cs))

@@ -33,6 +33,7 @@ const (
 	QueueNotifications = "notifications"
 	QueueReferrals     = "referrals"
 	QueueLiaison       = "liaison"
+	QueueCases         = "cases"
 )
 
 // inserter is a client without a pool and without workers: it only builds

@@ -240,6 +240,9 @@ func (ls *LegalProcessServer) CreateLegalProcess(ctx context.Context, req *cases
 		if err := checkExhibits(ctx, tx, l.CaseID, l.ExhibitIDs); err != nil {
 			return err
 		}
+		if err := scheduleLegal(ctx, tx, l, now); err != nil {
+			return err
+		}
 		if err := store.InsertLegalProcess(ctx, tx, l); err != nil {
 			return err
 		}
@@ -358,6 +361,9 @@ func (ls *LegalProcessServer) mutate(ctx context.Context, p *auth.Principal, id,
 		}
 		l.UpdateTime, l.UpdateUserEmail = now, p.Email
 		if err := store.SaveLegalProcess(ctx, tx, l); err != nil {
+			return err
+		}
+		if err := scheduleLegal(ctx, tx, l, now); err != nil {
 			return err
 		}
 		out = l

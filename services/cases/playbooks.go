@@ -265,6 +265,9 @@ func (s *Server) applyPlaybook(ctx context.Context, tx pgx.Tx, p *auth.Principal
 		}
 		if ok {
 			added = append(added, t)
+			if err := scheduleDue(ctx, tx, t); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(added) > 0 {

@@ -232,6 +232,9 @@ func (ts *TaskServer) CreateTask(ctx context.Context, req *casesv1.CreateTaskReq
 }
 
 func (ts *TaskServer) emitAssigned(ctx context.Context, tx pgx.Tx, t *store.Task) error {
+	if err := scheduleDue(ctx, tx, t); err != nil {
+		return err
+	}
 	if len(t.AssigneeUserIDs) == 0 && t.AssignedAgencyID == nil {
 		return nil
 	}
@@ -510,6 +513,9 @@ func (ts *TaskServer) UpdateTask(ctx context.Context, req *casesv1.UpdateTaskReq
 			t.RequiresLog = in.GetRequiresLog()
 		}
 		if !mask["assignees"] && !mask["agency"] {
+			if mask["due"] {
+				return scheduleDue(ctx, tx, t)
+			}
 			return nil
 		}
 		if mask["assignees"] {

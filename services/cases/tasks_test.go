@@ -317,3 +317,57 @@ func TestTaskAssignmentNotifies(t *testing.T) {
 	require.Eventually(t, func() bool { return told(fbi) }, 30*time.Second, 100*time.Millisecond)
 	require.False(t, told(newhaven))
 }
+
+// A task still open at its due time is announced once, by a job scheduled
+// for that time: to the assigned agency (no polling sweep).
+func TestTaskOverdueIsAnnouncedOnce(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.JobPollInterval = 50 * time.Millisecond })
+	c := createCase(t, s, detective, map[string]any{"title": "Provider records"})
+	id := c.Str("id")
+	fbiID := demo.AgencyID("fbi")
+	require.Equal(t, http.StatusOK, s.Do(t, supervisor, "POST", "/v1/cases/"+id+"/participants", map[string]any{
+		"agencyId": fbiID, "relation": "RELATION_CONTRIBUTOR", "reason": "provider is federal"}).Status)
+	due := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	r := s.Do(t, detective, "POST", "/v1/cases/"+id+"/tasks", map[string]any{
+		"title": "Serve the preservation request", "assignedAgencyId": fbiID, "dueTime": due})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	count := func() int {
+		n := 0
+		for _, x := range s.Do(t, fbi, "GET", "/v1/notifications", nil).List("notifications") {
+			if x["event"] == "task.overdue" && x["subjectNumber"] == c.Str("caseNumber") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return count() == 1 }, 30*time.Second, 100*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	require.Equal(t, 1, count())
+	require.Empty(t, s.Do(t, newhaven, "GET", "/v1/notifications", nil).List("notifications"))
+}
+
+// A served item's renewal window opening is announced once, by a job
+// scheduled for it, to the lead agency's supervisors and the recorder.
+func TestLegalProcessRenewalIsAnnounced(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.JobPollInterval = 50 * time.Millisecond })
+	c := createCase(t, s, detective, map[string]any{"title": "Mailbox"})
+	expire := time.Now().Add(14*24*time.Hour + 1500*time.Millisecond).UTC()
+	r := s.Do(t, detective, "POST", "/v1/cases/"+c.Str("id")+"/legalProcess", map[string]any{
+		"kind": "LEGAL_PROCESS_KIND_COURT_ORDER", "recipient": "Example Mail, Inc.",
+		"status": "LEGAL_PROCESS_STATUS_SERVED", "serveTime": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		"expireTime": expire.Format(time.RFC3339Nano)})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	told := func(email string) int {
+		n := 0
+		for _, x := range s.Do(t, email, "GET", "/v1/notifications", nil).List("notifications") {
+			if x["event"] == "legal_process.renewal_due" && x["subjectNumber"] == c.Str("caseNumber") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return told(supervisor) == 1 && told(detective) == 1 }, 30*time.Second, 100*time.Millisecond)
+	require.Empty(t, s.Do(t, newhaven, "GET", "/v1/notifications", nil).List("notifications"))
+}
