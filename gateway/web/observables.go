@@ -31,6 +31,9 @@ func (a *App) caseObservables(r *http.Request, s *session, id string, data map[s
 	if _, ok := data["ObservableForm"]; !ok {
 		data["ObservableForm"] = map[string]string{"observable.tlp": "AMBER"}
 	}
+	if _, ok := data["ImportForm"]; !ok {
+		data["ImportForm"] = map[string]string{}
+	}
 	if _, ok := data["BulkForm"]; !ok {
 		data["BulkForm"] = map[string]string{"tlp": "AMBER"}
 	}
@@ -122,6 +125,21 @@ func (a *App) bulkObservables(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	a.afterWrite(w, r, s, err, "Bulk", f, "#observables")
+}
+
+// importObservables records the indicators of an incident report the user
+// may read (the API decides).
+func (a *App) importObservables(w http.ResponseWriter, r *http.Request, s *session) {
+	f := formValues(r, "fromIncidentReportId")
+	ctx, cancel := a.rpc(r, s)
+	defer cancel()
+	resp, err := a.observables.BatchCreateObservables(ctx, &casesv1.BatchCreateObservablesRequest{CaseId: r.PathValue("id"),
+		FromIncidentReportId: strings.TrimSpace(f["fromIncidentReportId"])})
+	if err == nil && len(resp.GetSkipped()) > 0 {
+		a.renderCase(w, r, s, http.StatusOK, map[string]any{"BulkSkipped": resp.GetSkipped(), "BulkAdded": len(resp.GetObservables())})
+		return
+	}
+	a.afterWrite(w, r, s, err, "Import", f, "#observables")
 }
 
 // setDeconfliction marks or unmarks the case "do not deconflict".

@@ -191,6 +191,7 @@ func (a *App) routes() {
 	m.Handle("POST /cases/{id}/evidence", a.auth(a.addEvidence))
 	m.Handle("POST /cases/{id}/observables", a.auth(a.addObservable))
 	m.Handle("POST /cases/{id}/observables/bulk", a.auth(a.bulkObservables))
+	m.Handle("POST /cases/{id}/observables/import", a.auth(a.importObservables))
 	m.Handle("POST /cases/{id}/deconfliction", a.auth(a.setDeconfliction))
 	m.Handle("GET /cases/{id}/observables/export", a.auth(a.exportObservables))
 	m.Handle("GET /cases/{id}/refer", a.auth(a.referForm))

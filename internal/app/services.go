@@ -83,7 +83,8 @@ var services = []service{
 		casesv1.RegisterLegalProcessServiceServer(s, cases.NewLegalProcessServer(cs))
 		casesv1.RegisterObservableServiceServer(s, cases.NewObservableServer(d.Pool, d.Authz,
 			liaisonv1.NewDirectoryServiceClient(d.Conn("liaison")), liaisonv1.NewLiaisonServiceClient(d.Conn("liaison")),
-			evidencev1.NewEvidenceServiceClient(d.Conn("evidence")), d.Deconfliction, d.DeconflictionLookupsPerHour, d.Logger))
+			evidencev1.NewEvidenceServiceClient(d.Conn("evidence")), d.Deconfliction, d.DeconflictionLookupsPerHour, d.Logger).
+			WithReports(reportsv1.NewIncidentReportServiceClient(d.Conn("reports"))))
 		return casesv1.CaseService_ServiceDesc.ServiceName
 	}, mergeRules(cases.MethodRules, cases.ObservableMethodRules)},
 	{"liaison", func(s *grpc.Server, d Deps) string {

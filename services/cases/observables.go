@@ -18,6 +18,7 @@ import (
 	casesv1 "github.com/casebridge/casebridge/gen/casebridge/cases/v1"
 	evidencev1 "github.com/casebridge/casebridge/gen/casebridge/evidence/v1"
 	liaisonv1 "github.com/casebridge/casebridge/gen/casebridge/liaison/v1"
+	reportsv1 "github.com/casebridge/casebridge/gen/casebridge/reports/v1"
 	"github.com/casebridge/casebridge/pkg/audit"
 	"github.com/casebridge/casebridge/pkg/auth"
 	"github.com/casebridge/casebridge/pkg/authz"
@@ -41,7 +42,10 @@ type ObservableServer struct {
 	liaison  liaisonv1.LiaisonServiceClient
 	evidence evidencev1.EvidenceServiceClient
 	keys     *observable.Keyring
-	logger   *slog.Logger
+	// reports reads incident reports whose indicators are imported (as
+	// the caller); set by WithReports.
+	reports reportsv1.IncidentReportServiceClient
+	logger  *slog.Logger
 	// lookupLimit is how many observables (each a deconfliction lookup) one
 	// user may record per lookupWindow.
 	lookupLimit  int
@@ -67,6 +71,70 @@ func NewObservableServer(pool *pgxpool.Pool, az *authz.Authorizer, dir liaisonv1
 }
 
 func (s *ObservableServer) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// WithReports sets the incident-report client BatchCreateObservables reads
+// a report's indicators through, with the caller's identity.
+func (s *ObservableServer) WithReports(c reportsv1.IncidentReportServiceClient) *ObservableServer {
+	s.reports = c
+	return s
+}
+
+// fromReport reads report id's indicators as the caller and turns them into
+// observables (TLP AMBER): the report service decides whether the caller
+// may read it (a report it cannot read answers like a missing one).
+func (s *ObservableServer) fromReport(ctx context.Context, id string) ([]*casesv1.Observable, error) {
+	if s.reports == nil {
+		return nil, status.Error(codes.FailedPrecondition, "incident reports cannot be reached; nothing was imported")
+	}
+	r, err := s.reports.GetIncidentReport(rpc.ForwardIdentity(ctx), &reportsv1.GetIncidentReportRequest{ReportId: id})
+	if status.Code(err) == codes.NotFound || status.Code(err) == codes.PermissionDenied {
+		return nil, rpc.FieldError("fromIncidentReportId", "no such incident report you may read")
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := r.GetReport()
+	var out []*casesv1.Observable
+	for _, in := range rep.GetDetails().GetIndicators() {
+		o := &casesv1.Observable{Value: in.GetValue(), Tlp: "AMBER", Description: "From incident report " + rep.GetReportNumber()}
+		v := strings.TrimSpace(in.GetValue())
+		switch in.GetType() {
+		case reportsv1.IndicatorType_INDICATOR_TYPE_IP:
+			o.Type = "IPV4"
+			if strings.Contains(v, ":") {
+				o.Type = "IPV6"
+			}
+		case reportsv1.IndicatorType_INDICATOR_TYPE_DOMAIN:
+			o.Type = "DOMAIN"
+		case reportsv1.IndicatorType_INDICATOR_TYPE_EMAIL:
+			o.Type = "EMAIL"
+		case reportsv1.IndicatorType_INDICATOR_TYPE_HASH:
+			o.Type = "OTHER"
+			if len(v) == 64 {
+				o.Type = "FILE_SHA256"
+			}
+		case reportsv1.IndicatorType_INDICATOR_TYPE_WALLET:
+			o.Type, o.Chain = "CRYPTO_WALLET", walletChain(v)
+		default:
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// walletChain guesses a wallet address's chain from its form.
+func walletChain(v string) string {
+	switch {
+	case strings.HasPrefix(v, "0x") && len(v) == 42:
+		return "ethereum"
+	case strings.HasPrefix(v, "bc1"), strings.HasPrefix(v, "1"), strings.HasPrefix(v, "3"):
+		return "bitcoin"
+	case strings.HasPrefix(v, "4") || strings.HasPrefix(v, "8"):
+		return "monero"
+	}
+	return "unknown"
+}
 
 // tlpCap is the most restrictive marking an agency may export from a case
 // by its effective relation: the lead owns its markings (RED); a
@@ -157,7 +225,18 @@ func (s *ObservableServer) CreateObservable(ctx context.Context, req *casesv1.Cr
 
 // BatchCreateObservables records several observables in one transaction.
 func (s *ObservableServer) BatchCreateObservables(ctx context.Context, req *casesv1.BatchCreateObservablesRequest) (*casesv1.BatchCreateObservablesResponse, error) {
-	out, skipped, err := s.create(ctx, req.GetCaseId(), req.GetObservables(), "observables")
+	ins := req.GetObservables()
+	if id := req.GetFromIncidentReportId(); id != "" {
+		imported, err := s.fromReport(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(ins) == 0 && len(imported) == 0 {
+			return nil, rpc.FieldError("fromIncidentReportId", "the report lists no indicators")
+		}
+		ins = append(append([]*casesv1.Observable{}, ins...), imported...)
+	}
+	out, skipped, err := s.create(ctx, req.GetCaseId(), ins, "observables")
 	if err != nil {
 		return nil, err
 	}

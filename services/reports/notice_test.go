@@ -94,3 +94,27 @@ func TestSubmittedReportNotifies(t *testing.T) {
 		require.False(t, told(other), other)
 	}
 }
+
+// A case's observables can be imported from an incident report its user
+// may read (issue 21): the indicators arrive typed; a user who cannot read
+// the report gets the field error a missing report gets.
+func TestImportIndicatorsIntoCase(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	rep := submitted(t, s, time.Now().Add(-time.Hour))
+	c := ok(t, s.Do(t, cspSupervisor, "POST", "/v1/cases", map[string]any{"title": "Town of Example ransomware"}))
+	r := ok(t, s.Do(t, cspSupervisor, "POST", "/v1/cases/"+c.Str("id")+"/observables:batchCreate",
+		map[string]any{"fromIncidentReportId": rep.Str("id")}))
+	obs := r.List("observables")
+	require.Len(t, obs, 1)
+	require.Equal(t, "IPV4", obs[0]["type"])
+	require.Equal(t, "203.0.113.7", obs[0]["value"])
+	require.Contains(t, obs[0]["description"], rep.Str("reportNumber"))
+
+	// New Haven's detective cannot read the report (nor does the case exist for them).
+	nh := ok(t, s.Do(t, "det.foster@newhaven.example", "POST", "/v1/cases", map[string]any{"title": "NHPD case"}))
+	bad := s.Do(t, "det.foster@newhaven.example", "POST", "/v1/cases/"+nh.Str("id")+"/observables:batchCreate",
+		map[string]any{"fromIncidentReportId": rep.Str("id")})
+	require.Equal(t, http.StatusBadRequest, bad.Status, string(bad.Raw))
+	require.Equal(t, "fromIncidentReportId", bad.Get("details").([]any)[0].(map[string]any)["field"])
+}

@@ -371,11 +371,17 @@ func (x *CreateObservableResponse) GetObservable() *Observable {
 }
 
 type BatchCreateObservablesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	Observables   []*Observable          `protobuf:"bytes,2,rep,name=observables,proto3" json:"observables,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CaseId      string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Observables []*Observable          `protobuf:"bytes,2,rep,name=observables,proto3" json:"observables,omitempty"`
+	// Import the indicators of this incident report (one the caller may
+	// read), instead of or besides observables: IPs (IPv4 or IPv6), domains,
+	// e-mail addresses, hashes (SHA-256 as FILE_SHA256, others as OTHER) and
+	// wallets (chain guessed from the address form), each TLP AMBER,
+	// described as coming from the report.
+	FromIncidentReportId string `protobuf:"bytes,3,opt,name=from_incident_report_id,json=fromIncidentReportId,proto3" json:"from_incident_report_id,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *BatchCreateObservablesRequest) Reset() {
@@ -420,6 +426,13 @@ func (x *BatchCreateObservablesRequest) GetObservables() []*Observable {
 		return x.Observables
 	}
 	return nil
+}
+
+func (x *BatchCreateObservablesRequest) GetFromIncidentReportId() string {
+	if x != nil {
+		return x.FromIncidentReportId
+	}
+	return ""
 }
 
 type BatchCreateObservablesResponse struct {
@@ -1273,10 +1286,12 @@ const file_casebridge_cases_v1_observables_proto_rawDesc = "" +
 	"\x18CreateObservableResponse\x12?\n" +
 	"\n" +
 	"observable\x18\x01 \x01(\v2\x1f.casebridge.cases.v1.ObservableR\n" +
-	"observable\"\x92\x01\n" +
+	"observable\"\xe7\x02\n" +
 	"\x1dBatchCreateObservablesRequest\x12!\n" +
-	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12N\n" +
-	"\vobservables\x18\x02 \x03(\v2\x1f.casebridge.cases.v1.ObservableB\v\xbaH\b\x92\x01\x05\b\x01\x10\xc8\x01R\vobservables\"}\n" +
+	"\acase_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06caseId\x12L\n" +
+	"\vobservables\x18\x02 \x03(\v2\x1f.casebridge.cases.v1.ObservableB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\vobservables\x12B\n" +
+	"\x17from_incident_report_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x14fromIncidentReportId:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n" +
+	"\x14observables.required\x12/observables or fromIncidentReportId is required\x1a@size(this.observables) > 0 || this.from_incident_report_id != ''\"}\n" +
 	"\x1eBatchCreateObservablesResponse\x12A\n" +
 	"\vobservables\x18\x01 \x03(\v2\x1f.casebridge.cases.v1.ObservableR\vobservables\x12\x18\n" +
 	"\askipped\x18\x02 \x03(\tR\askipped\"\x8a\x01\n" +
