@@ -371,3 +371,30 @@ func TestLegalProcessRenewalIsAnnounced(t *testing.T) {
 	require.Eventually(t, func() bool { return told(supervisor) == 1 && told(detective) == 1 }, 30*time.Second, 100*time.Millisecond)
 	require.Empty(t, s.Do(t, newhaven, "GET", "/v1/notifications", nil).List("notifications"))
 }
+
+// A task-force share tells each member agency it reaches, and only those:
+// Hartford, a member with no agreement in force with CSP, gets nothing
+// from the share (and so no notice naming the case); the FBI is told.
+func TestTaskforceShareNotifiesOnlyMembersItReaches(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, func(c *app.Config) { c.JobPollInterval = 50 * time.Millisecond })
+	ctf := demo.TaskforceID("ctcyber")
+	add := s.Do(t, "lt.chen@csp.example", "POST", "/v1/taskforces/"+ctf+"/members", map[string]any{"agencyId": demo.AgencyID("hartford")})
+	require.Equal(t, http.StatusOK, add.Status, string(add.Raw))
+	c := createCase(t, s, detective, map[string]any{"title": "Botnet"})
+	r := s.Do(t, supervisor, "POST", "/v1/cases/"+c.Str("id")+"/participants", map[string]any{
+		"taskforceId": ctf, "relation": "RELATION_VIEWER", "reason": "task force case"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.NotContains(t, r.Get("memberAgencyIds"), demo.AgencyID("hartford"))
+	told := func(email string) bool {
+		for _, n := range s.Do(t, email, "GET", "/v1/notifications", nil).List("notifications") {
+			if n["event"] == "case.shared" && n["subjectNumber"] == c.Str("caseNumber") {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { return told(fbi) }, 30*time.Second, 100*time.Millisecond)
+	require.False(t, told("sgt.fox@hartford.example"))
+	require.Equal(t, http.StatusNotFound, s.Do(t, "sgt.fox@hartford.example", "GET", "/v1/cases/"+c.Str("id"), nil).Status)
+}
