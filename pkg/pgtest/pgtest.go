@@ -150,6 +150,7 @@ func startServer() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
+	keepInheritedFilesFromServer()
 	s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), Fast: true})
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -408,4 +409,17 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
+}
+
+// keepInheritedFilesFromServer marks the descriptors this process inherited
+// beyond stdin, stdout and stderr close-on-exec, so the PostgreSQL server it
+// starts does not hold them. A fuzzing worker inherits its pipes to the
+// fuzzing coordinator that way; a postmaster holding them keeps the
+// coordinator waiting for their end long after the worker is gone, and the
+// fuzz run never finishes. Go opens its own files close-on-exec already, so
+// marking them again changes nothing.
+func keepInheritedFilesFromServer() {
+	for fd := 3; fd < 16; fd++ {
+		syscall.CloseOnExec(fd)
+	}
 }
